@@ -1,0 +1,2 @@
+//! Runnable examples of tasks-recorder live in `examples/`.
+#![forbid(unsafe_code)]

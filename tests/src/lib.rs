@@ -1,0 +1,2 @@
+//! Integration tests of tasks-recorder live in `tests/`.
+#![forbid(unsafe_code)]
