@@ -91,10 +91,13 @@
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+mod default_recorder;
 mod recorder;
 mod state;
 mod transition;
 
+#[allow(unused_imports)]
+pub use default_recorder::*;
 pub use recorder::AsyncTasksRecorder;
 pub use state::{RevokeFailReason, TaskState};
 
