@@ -1,11 +1,60 @@
 //! The `#[recorded_task]` attribute macro of `tasks-recorder`. Use it through
 //! `tasks_recorder::recorded_task`.
+//!
+//! The crate is split by stage: `parse` reads the attribute's arguments and the item,
+//! `validate` checks the function, `expand` generates the wrapper.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod expand;
+mod parse;
+mod validate;
 
 use proc_macro::TokenStream;
 
-/// Placeholder: turns an `async fn` into a recorded launch (being written).
+#[doc = include_str!("recorded_task.md")]
 #[proc_macro_attribute]
-pub fn recorded_task(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn recorded_task(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item: proc_macro2::TokenStream = item.into();
+    let function = match parse::Item::parse(item.clone()) {
+        parse::Item::Fn(function) => function,
+        parse::Item::Other(span, what) => {
+            let mut error = syn::Error::new(
+                span,
+                format!(
+                    "`#[recorded_task]` applies to an `async fn` returning a `Result`, not to \
+                     {what}"
+                ),
+            );
+            if let Err(args_error) = parse::Args::parse(args.into()) {
+                error.combine(args_error);
+            }
+            return with_errors(item, error);
+        }
+    };
+    let args = match parse::Args::parse(args.into()) {
+        Ok(args) => args,
+        Err(error) => {
+            let error = match validate::validate(&function, false) {
+                Ok(()) => error,
+                Err(more) => {
+                    let mut error = error;
+                    error.combine(more);
+                    error
+                }
+            };
+            return with_errors(item, error);
+        }
+    };
+    if let Err(error) = validate::validate(&function, args.id.is_none()) {
+        return with_errors(item, error);
+    }
+    expand::expand(args, function).into()
+}
+
+/// The item as written, followed by the errors: the function still exists, so its callers get
+/// no "cannot find function" errors on top of the real one.
+fn with_errors(item: proc_macro2::TokenStream, error: syn::Error) -> TokenStream {
+    let error = error.into_compile_error();
+    quote::quote!(#item #error).into()
 }

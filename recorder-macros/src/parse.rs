@@ -1,0 +1,221 @@
+//! Stage 1: parse the attribute's arguments (`id = <expr>, recorder = <expr>, block,
+//! crate = "path"`) into [`Args`], and the annotated item into [`Item`].
+//!
+//! Every key is read the same way (a name, then an optional `= <expr>`), then checked in one
+//! place ([`Args::from_entries`]): unknown keys, duplicates, a missing or extra value. All
+//! problems of one invocation are reported together.
+
+use std::collections::HashMap;
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, ItemFn, Lit, Path, Token};
+
+/// The keys the attribute accepts, as shown in error messages.
+pub const VALID_KEYS: &str = "`id = <expr>`, `recorder = <expr>`, `block`, `crate = \"path\"`";
+
+/// The checked arguments of one `#[recorded_task(...)]`.
+pub struct Args {
+    /// `id = <expr>`: `None` when missing (reported by [`crate::validate`], which knows the
+    /// function to point at).
+    pub id: Option<Expr>,
+    /// `recorder = <expr>`.
+    pub recorder: Option<Expr>,
+    /// `block`: the span of the key when present.
+    pub block: Option<Span>,
+    /// `crate = "path"`: the path to the runtime crate, spanned at the string literal.
+    pub krate: Option<Path>,
+}
+
+/// One `key` or `key = <expr>` as written, before any check.
+struct Entry {
+    key: Ident,
+    value: Option<Expr>,
+}
+
+impl Parse for Entry {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        // `parse_any` also accepts keywords, for `crate`.
+        let key = Ident::parse_any(input)?;
+        let value = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Some(input.parse::<Expr>()?)
+        } else {
+            None
+        };
+        Ok(Entry { key, value })
+    }
+}
+
+/// The kind of a known key: what value it takes.
+enum Key {
+    Id,
+    Recorder,
+    Block,
+    Crate,
+}
+
+impl Key {
+    fn of(name: &str) -> Option<Key> {
+        match name {
+            "id" => Some(Key::Id),
+            "recorder" => Some(Key::Recorder),
+            "block" => Some(Key::Block),
+            "crate" => Some(Key::Crate),
+            _ => None,
+        }
+    }
+}
+
+/// Adds `error` to the errors collected so far.
+fn push(errors: &mut Option<syn::Error>, error: syn::Error) {
+    match errors {
+        Some(errors) => errors.combine(error),
+        None => *errors = Some(error),
+    }
+}
+
+impl Args {
+    /// Parses the attribute's arguments.
+    pub fn parse(args: TokenStream) -> syn::Result<Args> {
+        let entries = Punctuated::<Entry, Token![,]>::parse_terminated.parse2(args)?;
+        Args::from_entries(entries)
+    }
+
+    /// Checks every entry: the one place where unknown keys, duplicates and values are checked.
+    fn from_entries(entries: Punctuated<Entry, Token![,]>) -> syn::Result<Args> {
+        let mut args = Args {
+            id: None,
+            recorder: None,
+            block: None,
+            krate: None,
+        };
+        let mut errors = None;
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for Entry { key, value } in entries {
+            let name = key.to_string();
+            let Some(kind) = Key::of(&name) else {
+                push(
+                    &mut errors,
+                    syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown key `{name}` in `#[recorded_task]`: the valid keys are \
+                             {VALID_KEYS}"
+                        ),
+                    ),
+                );
+                continue;
+            };
+            if seen.insert(name.clone(), key.span()).is_some() {
+                push(
+                    &mut errors,
+                    syn::Error::new(
+                        key.span(),
+                        format!("duplicate key `{name}` in `#[recorded_task]`: give it once"),
+                    ),
+                );
+                continue;
+            }
+            match (kind, value) {
+                (Key::Block, None) => args.block = Some(key.span()),
+                (Key::Block, Some(value)) => push(
+                    &mut errors,
+                    syn::Error::new(
+                        value.span(),
+                        "`block` is a flag and takes no value: write `block` alone",
+                    ),
+                ),
+                (Key::Id | Key::Recorder | Key::Crate, None) => push(
+                    &mut errors,
+                    syn::Error::new(
+                        key.span(),
+                        match name.as_str() {
+                            "crate" => "`crate` needs a value: `crate = \"path::to::tasks_recorder\"`"
+                                .to_string(),
+                            _ => format!("`{name}` needs a value: `{name} = <expr>`"),
+                        },
+                    ),
+                ),
+                (Key::Id, Some(value)) => args.id = Some(value),
+                (Key::Recorder, Some(value)) => args.recorder = Some(value),
+                (Key::Crate, Some(value)) => match crate_path(&value) {
+                    Ok(path) => args.krate = Some(path),
+                    Err(error) => push(&mut errors, error),
+                },
+            }
+        }
+        match errors {
+            Some(errors) => Err(errors),
+            None => Ok(args),
+        }
+    }
+}
+
+/// The path in `crate = "path"`, spanned at the string literal.
+fn crate_path(value: &Expr) -> syn::Result<Path> {
+    let Expr::Lit(syn::ExprLit {
+        lit: Lit::Str(lit), ..
+    }) = value
+    else {
+        return Err(syn::Error::new(
+            value.span(),
+            "`crate` takes a path in a string literal: `crate = \"my_reexport::tasks_recorder\"`",
+        ));
+    };
+    lit.parse_with(Path::parse_mod_style).map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "`crate = {:?}` is not a path: write the path to the `tasks_recorder` crate, \
+                 e.g. `crate = \"my_reexport::tasks_recorder\"`",
+                lit.value()
+            ),
+        )
+    })
+}
+
+/// The item under the attribute.
+pub enum Item {
+    /// A function with a body: the only kind the attribute applies to.
+    Fn(ItemFn),
+    /// Anything else, with where to report it.
+    Other(Span, &'static str),
+}
+
+impl Item {
+    /// Parses the annotated item; never fails, since the item is always emitted again.
+    pub fn parse(item: TokenStream) -> Item {
+        if let Ok(function) = syn::parse2::<ItemFn>(item.clone()) {
+            return Item::Fn(function);
+        }
+        match syn::parse2::<syn::Item>(item.clone()) {
+            Ok(syn::Item::Struct(s)) => Item::Other(s.ident.span(), "a struct"),
+            Ok(syn::Item::Enum(e)) => Item::Other(e.ident.span(), "an enum"),
+            Ok(syn::Item::Union(u)) => Item::Other(u.ident.span(), "a union"),
+            Ok(syn::Item::Trait(t)) => Item::Other(t.ident.span(), "a trait"),
+            Ok(syn::Item::Impl(i)) => Item::Other(i.impl_token.span, "an impl block"),
+            Ok(syn::Item::Mod(m)) => Item::Other(m.ident.span(), "a module"),
+            Ok(syn::Item::Const(c)) => Item::Other(c.ident.span(), "a constant"),
+            Ok(syn::Item::Static(s)) => Item::Other(s.ident.span(), "a static"),
+            Ok(syn::Item::Type(t)) => Item::Other(t.ident.span(), "a type alias"),
+            Ok(syn::Item::Use(u)) => Item::Other(u.use_token.span, "a `use` item"),
+            _ => match syn::parse2::<syn::TraitItemFn>(item.clone()) {
+                Ok(f) => Item::Other(f.sig.ident.span(), "a function without a body"),
+                Err(_) => Item::Other(first_span(&item), "this item"),
+            },
+        }
+    }
+}
+
+/// The span of the first token of `tokens`, or the call site if there is none.
+fn first_span(tokens: &TokenStream) -> Span {
+    tokens
+        .clone()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |token| token.span())
+}

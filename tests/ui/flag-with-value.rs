@@ -1,0 +1,8 @@
+use tasks_recorder::recorded_task;
+
+#[recorded_task(id = n, block = true)]
+async fn double(n: u32) -> Result<u32, String> {
+    Ok(n * 2)
+}
+
+fn main() {}
