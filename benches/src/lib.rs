@@ -1,2 +1,17 @@
-//! Benchmarks of tasks-recorder against the alternatives: see `benches/` and the `report` binary.
+//! Benchmarks of `tasks-recorder` against the alternatives.
+//!
+//! - [`competitors`]: every competitor behind one small set of traits, each driven through its
+//!   own public API: this crate, `async_tasks_recorder` 2.0.2, the hand-written
+//!   [`scc_map::SccMapRecorder`], bare `tokio::spawn` and tokio-util's `TaskTracker`.
+//! - [`scenarios`]: one timed run of one scenario for one competitor.
+//! - [`report`]: the interleaved, median-of-rounds comparison that the `report` binary prints.
+//!
+//! The criterion suite (`cargo bench -p tasks-recorder-benches`) drives the same scenarios.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod competitors;
+pub mod ids;
+pub mod report;
+pub mod scc_map;
+pub mod scenarios;
