@@ -1,0 +1,294 @@
+//! Run-time behaviour of functions under `#[recorded_task]`: what gets recorded under which
+//! id, when a call is refused, and when it returns. Every scenario runs on a current-thread
+//! and on a multi-thread runtime; tasks are synchronised with channels, never with sleeps.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tasks_recorder::{default_recorder, recorded_task, AsyncTasksRecorder, TaskState};
+use tokio::sync::oneshot;
+
+type Jobs = AsyncTasksRecorder<String>;
+
+/// Yields until `id` is no longer `Working` in `jobs` (a spawned task records its outcome
+/// after its body returns), and returns its state. Bounded: a task that never settles fails
+/// the test instead of hanging it.
+async fn settled(jobs: &Jobs, id: &str) -> TaskState {
+    for _ in 0..100_000 {
+        let state = jobs.query_task_state(id).await;
+        if state != TaskState::Working {
+            return state;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("task {id} never settled");
+}
+
+/// Stores `file` for `user`: the id is derived from both arguments. `outcome` decides how the
+/// body ends; `gate`, when given, holds the body until it is released. `runs` counts bodies
+/// that actually started.
+#[recorded_task(id = format!("{user}/{file}"), recorder = jobs)]
+async fn store(
+    jobs: Jobs,
+    user: String,
+    file: String,
+    outcome: Outcome,
+    gate: Option<oneshot::Receiver<()>>,
+    runs: Arc<AtomicUsize>,
+) -> Result<usize, String> {
+    runs.fetch_add(1, Ordering::SeqCst);
+    if let Some(gate) = gate {
+        let _ = gate.await;
+    }
+    match outcome {
+        Outcome::Ok => Ok(file.len()),
+        Outcome::Err => Err(format!("cannot store {file} for {user}")),
+        Outcome::Panic => panic!("storing {file} for {user} panicked"),
+    }
+}
+
+/// Like [`store`], with `block`: the call returns once the body has finished.
+#[recorded_task(id = format!("{user}/{file}"), recorder = jobs, block)]
+async fn store_blocking(
+    jobs: Jobs,
+    user: String,
+    file: String,
+    outcome: Outcome,
+    runs: Arc<AtomicUsize>,
+) -> Result<usize, String> {
+    tokio::task::yield_now().await;
+    runs.fetch_add(1, Ordering::SeqCst);
+    match outcome {
+        Outcome::Ok => Ok(file.len()),
+        Outcome::Err => Err(format!("cannot store {file} for {user}")),
+        Outcome::Panic => panic!("storing {file} for {user} panicked"),
+    }
+}
+
+/// How a test body ends.
+#[derive(Clone, Copy, Debug)]
+enum Outcome {
+    Ok,
+    Err,
+    Panic,
+}
+
+/// An id type used by nothing else, so the default recorder of this test is its own.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct InvoiceId(u64);
+
+/// Issues an invoice, recorded in the default recorder of [`InvoiceId`].
+#[recorded_task(id = InvoiceId(number), block)]
+async fn issue_invoice(number: u64, runs: Arc<AtomicUsize>) -> Result<(), String> {
+    runs.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Calls `store` with no gate.
+async fn call(
+    jobs: &Jobs,
+    file: &str,
+    outcome: Outcome,
+    runs: &Arc<AtomicUsize>,
+) -> Result<(), TaskState> {
+    store(
+        jobs.clone(),
+        "alice".into(),
+        file.into(),
+        outcome,
+        None,
+        runs.clone(),
+    )
+    .await
+}
+
+/// Declares one test per runtime flavour for an `async fn() ` scenario.
+macro_rules! on_both_runtimes {
+    ($($scenario:ident),* $(,)?) => {
+        mod current_thread {
+            $(
+                #[tokio::test(flavor = "current_thread")]
+                async fn $scenario() {
+                    super::$scenario().await
+                }
+            )*
+        }
+        mod multi_thread {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario().await
+                }
+            )*
+        }
+    };
+}
+
+on_both_runtimes!(
+    id_is_derived_from_the_arguments,
+    err_records_failed_and_allows_a_relaunch,
+    ok_records_success_and_refuses_a_second_call,
+    call_while_running_is_refused_with_working,
+    panic_records_failed,
+    default_recorder_is_used_without_recorder_key,
+    block_waits_for_the_task,
+    launch_without_block_returns_before_the_task_ends,
+);
+
+/// Catches an id evaluated from the wrong arguments (or a constant): the task must be recorded
+/// under `user/file`, and only there.
+async fn id_is_derived_from_the_arguments() {
+    let jobs = Jobs::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    assert_eq!(call(&jobs, "a.txt", Outcome::Ok, &runs).await, Ok(()));
+    assert_eq!(settled(&jobs, "alice/a.txt").await, TaskState::Success);
+    assert_eq!(
+        jobs.query_task_state("alice/b.txt").await,
+        TaskState::NotFound
+    );
+    assert_eq!(jobs.len(), 1);
+}
+
+/// Catches an `Err` body recorded as `Success` (or left `Working`), and a `Failed` id that
+/// cannot be launched again.
+async fn err_records_failed_and_allows_a_relaunch() {
+    let jobs = Jobs::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    assert_eq!(call(&jobs, "a.txt", Outcome::Err, &runs).await, Ok(()));
+    assert_eq!(settled(&jobs, "alice/a.txt").await, TaskState::Failed);
+    assert_eq!(call(&jobs, "a.txt", Outcome::Ok, &runs).await, Ok(()));
+    assert_eq!(settled(&jobs, "alice/a.txt").await, TaskState::Success);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+/// Catches a success that does not stick: a second call for a succeeded id must be refused
+/// with `Err(TaskState::Success)` without running the body again.
+async fn ok_records_success_and_refuses_a_second_call() {
+    let jobs = Jobs::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    assert_eq!(call(&jobs, "a.txt", Outcome::Ok, &runs).await, Ok(()));
+    assert_eq!(settled(&jobs, "alice/a.txt").await, TaskState::Success);
+    assert_eq!(
+        call(&jobs, "a.txt", Outcome::Ok, &runs).await,
+        Err(TaskState::Success)
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        jobs.query_task_state("alice/a.txt").await,
+        TaskState::Success
+    );
+}
+
+/// Catches a wrapper that launches twice under one id, or reports something other than
+/// `Working` while the first task runs.
+async fn call_while_running_is_refused_with_working() {
+    let jobs = Jobs::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (release, gate) = oneshot::channel();
+    let first = store(
+        jobs.clone(),
+        "alice".into(),
+        "a.txt".into(),
+        Outcome::Ok,
+        Some(gate),
+        runs.clone(),
+    );
+    assert_eq!(first.await, Ok(()));
+    assert_eq!(
+        jobs.query_task_state("alice/a.txt").await,
+        TaskState::Working
+    );
+    assert_eq!(
+        call(&jobs, "a.txt", Outcome::Err, &runs).await,
+        Err(TaskState::Working)
+    );
+    release.send(()).expect("the first task holds the gate");
+    assert_eq!(settled(&jobs, "alice/a.txt").await, TaskState::Success);
+    // Only the first body ran; the refused one was dropped unpolled.
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+/// Catches a panicking body left `Working` forever (the id could then never be relaunched).
+async fn panic_records_failed() {
+    let jobs = Jobs::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    assert_eq!(call(&jobs, "a.txt", Outcome::Panic, &runs).await, Ok(()));
+    assert_eq!(settled(&jobs, "alice/a.txt").await, TaskState::Failed);
+    assert_eq!(call(&jobs, "a.txt", Outcome::Ok, &runs).await, Ok(()));
+    assert_eq!(settled(&jobs, "alice/a.txt").await, TaskState::Success);
+}
+
+/// Catches a function without `recorder =` that records nowhere visible, or in a recorder
+/// other than `tasks_recorder::default_recorder::<Id>()`.
+async fn default_recorder_is_used_without_recorder_key() {
+    // Both runtimes share the process-wide recorder: use a distinct id per flavour.
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    let number = NEXT.fetch_add(1, Ordering::SeqCst) as u64;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let invoices = default_recorder::<InvoiceId>();
+    assert_eq!(
+        invoices.query_task_state(&InvoiceId(number)).await,
+        TaskState::NotFound
+    );
+    assert_eq!(issue_invoice(number, runs.clone()).await, Ok(()));
+    assert_eq!(
+        invoices.query_task_state(&InvoiceId(number)).await,
+        TaskState::Success
+    );
+    assert_eq!(
+        issue_invoice(number, runs.clone()).await,
+        Err(TaskState::Success)
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    // The same recorder every time.
+    assert!(std::ptr::eq(invoices, default_recorder::<InvoiceId>()));
+}
+
+/// Catches `block` ignored (spawning instead): when the call returns, the body has run and
+/// its outcome is recorded, with no waiting.
+async fn block_waits_for_the_task() {
+    let jobs = Jobs::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let stored = store_blocking(
+        jobs.clone(),
+        "bob".into(),
+        "a.txt".into(),
+        Outcome::Ok,
+        runs.clone(),
+    );
+    assert_eq!(stored.await, Ok(()));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(jobs.query_task_state("bob/a.txt").await, TaskState::Success);
+    let failed = store_blocking(
+        jobs.clone(),
+        "bob".into(),
+        "b.txt".into(),
+        Outcome::Err,
+        runs.clone(),
+    );
+    assert_eq!(failed.await, Ok(()));
+    assert_eq!(jobs.query_task_state("bob/b.txt").await, TaskState::Failed);
+}
+
+/// Catches a wrapper without `block` that runs the body inline: the call must return while
+/// the task still waits on its gate.
+async fn launch_without_block_returns_before_the_task_ends() {
+    let jobs = Jobs::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (release, gate) = oneshot::channel::<()>();
+    let launched = store(
+        jobs.clone(),
+        "carol".into(),
+        "a.txt".into(),
+        Outcome::Ok,
+        Some(gate),
+        runs.clone(),
+    );
+    assert_eq!(launched.await, Ok(()));
+    assert_eq!(
+        jobs.query_task_state("carol/a.txt").await,
+        TaskState::Working
+    );
+    drop(release);
+    assert_eq!(settled(&jobs, "carol/a.txt").await, TaskState::Success);
+}
