@@ -16,16 +16,9 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn recorded_task(args: TokenStream, item: TokenStream) -> TokenStream {
     let item: proc_macro2::TokenStream = item.into();
-    let function = match parse::Item::parse(item.clone()) {
-        parse::Item::Fn(function) => function,
-        parse::Item::Other(span, what) => {
-            let mut error = syn::Error::new(
-                span,
-                format!(
-                    "`#[recorded_task]` applies to an `async fn` returning a `Result`, not to \
-                     {what}"
-                ),
-            );
+    let function = match parse::function(item.clone()) {
+        Ok(function) => function,
+        Err(mut error) => {
             if let Err(args_error) = parse::Args::parse(args.into()) {
                 error.combine(args_error);
             }

@@ -1,5 +1,5 @@
 //! Stage 1: parse the attribute's arguments (`id = <expr>, recorder = <expr>, block,
-//! crate = "path"`) into [`Args`], and the annotated item into [`Item`].
+//! crate = "path"`) into [`Args`], and the annotated item into a function ([`function`]).
 //!
 //! Every key is read the same way (a name, then an optional `= <expr>`), then checked in one
 //! place ([`Args::from_entries`]): unknown keys, duplicates, a missing or extra value. All
@@ -134,8 +134,10 @@ impl Args {
                     syn::Error::new(
                         key.span(),
                         match name.as_str() {
-                            "crate" => "`crate` needs a value: `crate = \"path::to::tasks_recorder\"`"
-                                .to_string(),
+                            "crate" => {
+                                "`crate` needs a value: `crate = \"path::to::tasks_recorder\"`"
+                                    .to_string()
+                            }
                             _ => format!("`{name}` needs a value: `{name} = <expr>`"),
                         },
                     ),
@@ -178,37 +180,32 @@ fn crate_path(value: &Expr) -> syn::Result<Path> {
     })
 }
 
-/// The item under the attribute.
-pub enum Item {
-    /// A function with a body: the only kind the attribute applies to.
-    Fn(ItemFn),
-    /// Anything else, with where to report it.
-    Other(Span, &'static str),
-}
-
-impl Item {
-    /// Parses the annotated item; never fails, since the item is always emitted again.
-    pub fn parse(item: TokenStream) -> Item {
-        if let Ok(function) = syn::parse2::<ItemFn>(item.clone()) {
-            return Item::Fn(function);
-        }
-        match syn::parse2::<syn::Item>(item.clone()) {
-            Ok(syn::Item::Struct(s)) => Item::Other(s.ident.span(), "a struct"),
-            Ok(syn::Item::Enum(e)) => Item::Other(e.ident.span(), "an enum"),
-            Ok(syn::Item::Union(u)) => Item::Other(u.ident.span(), "a union"),
-            Ok(syn::Item::Trait(t)) => Item::Other(t.ident.span(), "a trait"),
-            Ok(syn::Item::Impl(i)) => Item::Other(i.impl_token.span, "an impl block"),
-            Ok(syn::Item::Mod(m)) => Item::Other(m.ident.span(), "a module"),
-            Ok(syn::Item::Const(c)) => Item::Other(c.ident.span(), "a constant"),
-            Ok(syn::Item::Static(s)) => Item::Other(s.ident.span(), "a static"),
-            Ok(syn::Item::Type(t)) => Item::Other(t.ident.span(), "a type alias"),
-            Ok(syn::Item::Use(u)) => Item::Other(u.use_token.span, "a `use` item"),
-            _ => match syn::parse2::<syn::TraitItemFn>(item.clone()) {
-                Ok(f) => Item::Other(f.sig.ident.span(), "a function without a body"),
-                Err(_) => Item::Other(first_span(&item), "this item"),
-            },
-        }
+/// Parses the annotated item: the function, or, for any other item, an error at its name
+/// (or first token) saying what it is.
+pub fn function(item: TokenStream) -> syn::Result<ItemFn> {
+    if let Ok(function) = syn::parse2::<ItemFn>(item.clone()) {
+        return Ok(function);
     }
+    let (span, what) = match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Struct(s)) => (s.ident.span(), "a struct"),
+        Ok(syn::Item::Enum(e)) => (e.ident.span(), "an enum"),
+        Ok(syn::Item::Union(u)) => (u.ident.span(), "a union"),
+        Ok(syn::Item::Trait(t)) => (t.ident.span(), "a trait"),
+        Ok(syn::Item::Impl(i)) => (i.impl_token.span, "an impl block"),
+        Ok(syn::Item::Mod(m)) => (m.ident.span(), "a module"),
+        Ok(syn::Item::Const(c)) => (c.ident.span(), "a constant"),
+        Ok(syn::Item::Static(s)) => (s.ident.span(), "a static"),
+        Ok(syn::Item::Type(t)) => (t.ident.span(), "a type alias"),
+        Ok(syn::Item::Use(u)) => (u.use_token.span, "a `use` item"),
+        _ => match syn::parse2::<syn::TraitItemFn>(item.clone()) {
+            Ok(f) => (f.sig.ident.span(), "a function without a body"),
+            Err(_) => (first_span(&item), "this item"),
+        },
+    };
+    Err(syn::Error::new(
+        span,
+        format!("`#[recorded_task]` applies to an `async fn` returning a `Result`, not to {what}"),
+    ))
 }
 
 /// The span of the first token of `tokens`, or the call site if there is none.

@@ -7,7 +7,6 @@ use proc_macro2::{TokenStream, TokenTree};
 use syn::visit::Visit;
 use syn::{FnArg, ItemFn, ReturnType};
 
-
 /// Checks `function`, combining every error found. `missing_id` reports that the attribute
 /// has no `id = ...` (at the function's name: there is no key to point at).
 pub fn validate(function: &ItemFn, missing_id: bool) -> syn::Result<()> {
@@ -129,7 +128,8 @@ impl Borrows {
 impl Visit<'_> for Borrows {
     fn visit_type_reference(&mut self, reference: &syn::TypeReference) {
         if self.is_borrow(reference.lifetime.as_ref()) {
-            self.found.push(syn::Error::new_spanned(reference, BORROWED));
+            self.found
+                .push(syn::Error::new_spanned(reference, BORROWED));
             // One error per reference is enough: do not look for lifetimes inside it.
             return;
         }

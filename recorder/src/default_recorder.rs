@@ -26,7 +26,7 @@ static REGISTRY: OnceLock<Registry> = OnceLock::new();
 /// # async fn main() {
 /// // Two ids of different types live in different recorders.
 /// let ok = async { Ok::<_, std::io::Error>(()) };
-/// default_recorder::<u64>().launch_block(7, ok).await.unwrap();
+/// assert!(default_recorder::<u64>().launch_block(7, ok).await.is_ok());
 /// assert_eq!(default_recorder::<u64>().query_task_state(&7).await, TaskState::Success);
 /// assert_eq!(default_recorder::<u32>().query_task_state(&7).await, TaskState::NotFound);
 /// # }

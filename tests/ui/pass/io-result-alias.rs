@@ -13,7 +13,9 @@ async fn read_file(path: String) -> std::io::Result<Vec<u8>> {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         assert_eq!(read_file("a".to_string()).await, Ok(()));
         assert_eq!(read_file("a".to_string()).await, Err(TaskState::Success));

@@ -23,18 +23,27 @@ impl Service {
 
     /// Runs job `n` of `T`, through a borrowed recorder that the task does not keep.
     #[recorded_task(id = n, recorder = recorder, block)]
-    async fn run_with<T: Send + 'static>(recorder: &AsyncTasksRecorder<u64>, n: u64, value: T) -> Result<T, ()> {
+    async fn run_with<T: Send + 'static>(
+        recorder: &AsyncTasksRecorder<u64>,
+        n: u64,
+        value: T,
+    ) -> Result<T, ()> {
         Ok(value)
     }
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let service = Service::default();
         assert_eq!(Service::run(service.clone(), 3).await, Ok(()));
         assert_eq!(service.jobs.query_task_state(&3).await, TaskState::Success);
-        assert_eq!(Service::run_with(&service.jobs, 3, "x").await, Err(TaskState::Success));
+        assert_eq!(
+            Service::run_with(&service.jobs, 3, "x").await,
+            Err(TaskState::Success)
+        );
         assert_eq!(Service::run_with(&service.jobs, 4, "x").await, Ok(()));
     });
 }

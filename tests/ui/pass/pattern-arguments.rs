@@ -22,7 +22,9 @@ async fn join(Pair { left, right }: Pair, _unused: u8) -> Result<(), String> {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         assert_eq!(add((1, 2), Vec::new()).await, Ok(()));
         assert_eq!(add((1, 2), Vec::new()).await, Err(TaskState::Success));

@@ -21,7 +21,9 @@ async fn parse(text: String) -> Result<u64, ParseError> {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         assert_eq!(parse("12".into()).await, Ok(()));
         assert_eq!(parse("x".into()).await, Ok(()));

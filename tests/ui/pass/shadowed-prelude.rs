@@ -24,7 +24,9 @@ async fn job(n: u8) -> Result<u8> {
 }
 
 fn main() {
-    let runtime = ::tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = ::tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         ::std::assert_eq!(job(1).await, ::std::result::Result::Ok(()));
         ::std::assert_eq!(job(1).await, ::std::result::Result::Err(TaskState::Success));

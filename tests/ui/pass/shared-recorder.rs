@@ -27,7 +27,9 @@ async fn through_arc(jobs: Arc<AsyncTasksRecorder<String>>, name: String) -> Res
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         assert_eq!(import(1).await, Ok(()));
         assert_eq!(export(1).await, Ok(()));
