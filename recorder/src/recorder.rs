@@ -29,6 +29,13 @@ where
     inner: Arc<Inner<T>>,
 }
 
+/// The records, shared by every clone of a recorder and every running task.
+///
+/// Only the synchronous methods of the map are used, and no entry is held across an `.await`:
+/// a lock is held for a few instructions by a thread that is running, so waiting for it
+/// synchronously is short and cannot deadlock. (scc hands a released lock to the next waiter
+/// in line; were that an async waiter, its task could sit unpolled on the very worker thread
+/// that a synchronous waiter blocks, and neither would ever run: so the two are never mixed.)
 struct Inner<T> {
     records: scc::HashMap<T, Record>,
 }
@@ -37,8 +44,7 @@ impl<T> Inner<T>
 where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
-    /// Applies `finish` for `attempt` of `id`. Synchronous, because it also runs from `Drop`;
-    /// entry locks are never held across an `.await`, so it never waits on a suspended task.
+    /// Applies `finish` for `attempt` of `id`. Synchronous: it also runs from `Drop`.
     fn settle(&self, id: &T, attempt: u32, outcome: Outcome) {
         self.records.update_sync(id, |_, record| {
             if let Some(next) = transition::finish(*record, attempt, outcome) {
@@ -145,7 +151,7 @@ where
     /// becomes `Working` and the number of the attempt is returned. Otherwise returns the state
     /// that refuses the launch.
     async fn claim(&self, task_id: T) -> Result<Attempt<T>, TaskState> {
-        let (id, attempt) = match self.inner.records.entry_async(task_id).await {
+        let (id, attempt) = match self.inner.records.entry_sync(task_id) {
             Entry::Occupied(mut entry) => {
                 let (attempt, next) = transition::launch(Some(*entry.get()))?;
                 *entry.get_mut() = next;
@@ -235,8 +241,7 @@ where
     {
         self.inner
             .records
-            .read_async(task_id, |_, record| record.state())
-            .await
+            .read_sync(task_id, |_, record| record.state())
             .unwrap_or(TaskState::NotFound)
     }
 
@@ -275,13 +280,11 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let begun = match self.inner.records.entry_async(target_task_id).await {
-            Entry::Occupied(mut entry) => {
-                transition::begin_revoke(*entry.get()).map(|next| {
-                    *entry.get_mut() = next;
-                    entry.key().clone()
-                })
-            }
+        let begun = match self.inner.records.entry_sync(target_task_id) {
+            Entry::Occupied(mut entry) => transition::begin_revoke(*entry.get()).map(|next| {
+                *entry.get_mut() = next;
+                entry.key().clone()
+            }),
             // No record: the id is `NotFound`.
             Entry::Vacant(_) => Err(RevokeRefusal::NotSuccess),
         };
@@ -312,21 +315,20 @@ where
     /// Calls `visit` with every id whose state is `state`, and returns how many it visited.
     ///
     /// This scans every record (O(number of recorded ids)), locking one bucket of the map at a
-    /// time, so it never blocks the whole recorder. It is not a snapshot: ids that change state
+    /// time, so it never blocks the whole recorder; the scan runs without yielding to the
+    /// runtime, so for very large records call it from
+    /// [`tokio::task::spawn_blocking`] or a dedicated thread if that matters. It is not a snapshot: ids that change state
     /// during the scan may be visited or not, but each visited id held `state` at some moment
     /// during the call. `NotFound` ids have no record: asking for them visits nothing.
     pub async fn for_each_in_state(&self, state: TaskState, mut visit: impl FnMut(&T)) -> usize {
         let mut visited = 0;
-        self.inner
-            .records
-            .iter_async(|id, record| {
-                if record.state() == state {
-                    visit(id);
-                    visited += 1;
-                }
-                true
-            })
-            .await;
+        self.inner.records.iter_sync(|id, record| {
+            if record.state() == state {
+                visit(id);
+                visited += 1;
+            }
+            true
+        });
         visited
     }
 
@@ -336,7 +338,8 @@ where
     /// clone per listed id.
     pub async fn ids_in_state(&self, state: TaskState) -> Vec<T> {
         let mut ids = Vec::new();
-        self.for_each_in_state(state, |id| ids.push(id.clone())).await;
+        self.for_each_in_state(state, |id| ids.push(id.clone()))
+            .await;
         ids
     }
 
