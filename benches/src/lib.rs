@@ -3,7 +3,8 @@
 //! - [`competitors`]: every competitor behind one small set of traits, each driven through its
 //!   own public API: this crate, `async_tasks_recorder` 2.0.2, the hand-written
 //!   [`scc_map::SccMapRecorder`], bare `tokio::spawn` and tokio-util's `TaskTracker`.
-//! - [`scenarios`]: one timed run of one scenario for one competitor.
+//! - [`scenarios`]: one timed run of one scenario for one competitor; [`recorded`]: the
+//!   `#[recorded_task]` scenario.
 //! - [`report`]: the interleaved, median-of-rounds comparison that the `report` binary prints.
 //!
 //! The criterion suite (`cargo bench -p tasks-recorder-benches`) drives the same scenarios.
@@ -12,6 +13,7 @@
 
 pub mod competitors;
 pub mod ids;
+pub mod recorded;
 pub mod report;
 pub mod scc_map;
 pub mod scenarios;

@@ -3,7 +3,8 @@
 //! with the median of several rounds per cell, and ratios against this crate.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
@@ -19,6 +20,16 @@ use crate::scenarios::{self, run_on, Flavor};
 pub struct Config {
     /// Tiny sizes and few rounds: a smoke run of every code path in a few seconds.
     pub quick: bool,
+    /// Run only the scenarios whose number (1 to 7) is in this bit set (bit `k` for scenario
+    /// `k`); `0` runs them all.
+    pub only: u8,
+}
+
+impl Config {
+    /// Whether scenario number `k` runs.
+    pub fn runs(&self, k: u8) -> bool {
+        self.only == 0 || self.only & (1 << k) != 0
+    }
 }
 
 /// The sizes of every scenario.
@@ -360,16 +371,90 @@ fn amount(scenario: Scenario, v: f64) -> String {
     }
 }
 
+/// Ends the process if one run takes longer than [`Watchdog::LIMIT`]: a run that never ends
+/// is a deadlock (in a competitor), and a report that hangs tells nobody anything.
+struct Watchdog {
+    /// Milliseconds since `EPOCH` at the start of the current run; `u64::MAX` when idle.
+    since: AtomicU64,
+    /// What runs.
+    what: Mutex<String>,
+}
+
+static WATCHDOG: Watchdog = Watchdog {
+    since: AtomicU64::new(u64::MAX),
+    what: Mutex::new(String::new()),
+};
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+impl Watchdog {
+    const LIMIT: Duration = Duration::from_secs(60);
+
+    fn now_ms() -> u64 {
+        EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+    }
+
+    /// A run of `competitor` starts.
+    fn beat(&self, competitor: &str) {
+        if let Ok(mut what) = self.what.lock() {
+            let case_end = what.find(" / ").unwrap_or(what.len());
+            what.truncate(case_end);
+            what.push_str(" / ");
+            what.push_str(competitor);
+        }
+        self.since.store(Self::now_ms(), Ordering::Release);
+    }
+
+    /// A case starts.
+    fn case(&self, case: String) {
+        if let Ok(mut what) = self.what.lock() {
+            *what = case;
+        }
+    }
+
+    fn idle(&self) {
+        self.since.store(u64::MAX, Ordering::Release);
+    }
+
+    /// Starts the watching thread (once per process).
+    fn start(&'static self) {
+        static STARTED: OnceLock<()> = OnceLock::new();
+        STARTED.get_or_init(|| {
+            Self::now_ms();
+            std::thread::spawn(move || loop {
+                std::thread::sleep(Duration::from_millis(500));
+                let since = self.since.load(Ordering::Acquire);
+                let limit = Self::LIMIT.as_millis() as u64;
+                if since != u64::MAX && Self::now_ms().saturating_sub(since) > limit {
+                    let what = self.what.lock().map(|w| w.clone()).unwrap_or_default();
+                    eprintln!(
+                        "report: one run of {what} has not finished after {} s: it hangs \
+                         (a deadlock in that competitor?); giving up",
+                        Self::LIMIT.as_secs()
+                    );
+                    std::process::exit(3);
+                }
+            });
+        });
+    }
+}
+
 /// One competitor's timed run in one case: returns its measure (ns per op, or bytes).
 type Run<'a> = (&'static str, Box<dyn FnMut() -> f64 + 'a>);
 
-/// Runs every competitor `rounds` times, interleaved, the first one rotating each round, and
-/// returns each one's median.
+/// Runs every competitor once untimed (a warm-up, unless `rounds` is 1), then `rounds` times, interleaved, the first
+/// one rotating each round, and returns each one's median.
 fn medians(rounds: usize, runs: &mut [Run<'_>]) -> Vec<(&'static str, f64)> {
     let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); runs.len()];
+    if rounds > 1 {
+        for (name, run) in runs.iter_mut() {
+            WATCHDOG.beat(name);
+            run();
+        }
+    }
     for round in 0..rounds {
         for k in 0..runs.len() {
             let i = (k + round) % runs.len();
+            WATCHDOG.beat(runs[i].0);
             samples[i].push((runs[i].1)());
         }
     }
@@ -380,6 +465,27 @@ fn medians(rounds: usize, runs: &mut [Run<'_>]) -> Vec<(&'static str, f64)> {
             (*name, s[s.len() / 2])
         })
         .collect()
+}
+
+/// Measures one case: the row of every competitor's median.
+fn measure(
+    scenario: Scenario,
+    ids: &'static str,
+    flavor: Option<Flavor>,
+    size: u64,
+    rounds: usize,
+    runs: &mut [Run<'_>],
+) -> Row {
+    let mut row = Row {
+        scenario,
+        ids,
+        flavor,
+        size,
+        cells: Vec::new(),
+    };
+    WATCHDOG.case(format!("{} ({})", scenario.name(), row.case()));
+    row.cells = medians(rounds, runs);
+    row
 }
 
 fn per_op(elapsed: Duration, ops: u64) -> f64 {
@@ -409,50 +515,48 @@ pub fn run(
     progress: &mut dyn FnMut(&Row),
 ) -> Report {
     let start = Instant::now();
+    WATCHDOG.start();
     let sizes = Sizes::of(config);
     let rts = Runtimes {
         current: Flavor::CurrentThread.runtime(),
         multi: Flavor::MultiThread.runtime(),
     };
     let mut rows = Vec::new();
-    let mut push = |row: Row, rows: &mut Vec<Row>| {
-        progress(&row);
-        rows.push(row);
+    let mut push = |new: Vec<Row>, rows: &mut Vec<Row>| {
+        for row in new {
+            progress(&row);
+            rows.push(row);
+        }
     };
-    for row in launch_rows::<u64>(&rts, sizes)
-        .into_iter()
-        .chain(launch_rows::<String>(&rts, sizes))
-    {
-        push(row, &mut rows);
+    if config.runs(1) {
+        push(launch_rows::<u64>(&rts, sizes), &mut rows);
+        push(launch_rows::<String>(&rts, sizes), &mut rows);
     }
-    for row in query_rows::<u64>(&rts, sizes)
-        .into_iter()
-        .chain(query_rows::<String>(&rts, sizes))
-    {
-        push(row, &mut rows);
+    if config.runs(2) {
+        push(query_rows::<u64>(&rts, sizes), &mut rows);
+        push(query_rows::<String>(&rts, sizes), &mut rows);
     }
-    for row in contention_rows::<u64>(&rts, sizes)
-        .into_iter()
-        .chain(contention_rows::<String>(&rts, sizes))
-    {
-        push(row, &mut rows);
+    if config.runs(3) {
+        push(contention_rows::<u64>(&rts, sizes), &mut rows);
+        push(contention_rows::<String>(&rts, sizes), &mut rows);
     }
-    for row in list_rows::<u64>(&rts, sizes)
-        .into_iter()
-        .chain(list_rows::<String>(&rts, sizes))
-    {
-        push(row, &mut rows);
+    if config.runs(4) {
+        push(list_rows::<u64>(&rts, sizes), &mut rows);
+        push(list_rows::<String>(&rts, sizes), &mut rows);
     }
-    for row in revoke_rows::<u64>(&rts, sizes)
-        .into_iter()
-        .chain(revoke_rows::<String>(&rts, sizes))
-    {
-        push(row, &mut rows);
+    if config.runs(5) {
+        push(revoke_rows::<u64>(&rts, sizes), &mut rows);
+        push(revoke_rows::<String>(&rts, sizes), &mut rows);
     }
-    if let Some(allocated) = allocated {
-        push(memory_row::<String>(sizes, allocated), &mut rows);
-        push(memory_row::<u64>(sizes, allocated), &mut rows);
+    if let (true, Some(allocated)) = (config.runs(6), allocated) {
+        push(vec![memory_row::<String>(sizes, allocated)], &mut rows);
+        push(vec![memory_row::<u64>(sizes, allocated)], &mut rows);
     }
+    if config.runs(7) {
+        push(macro_rows::<u64>(&rts, sizes), &mut rows);
+        push(macro_rows::<String>(&rts, sizes), &mut rows);
+    }
+    WATCHDOG.idle();
     Report {
         rows,
         elapsed: start.elapsed(),
@@ -483,13 +587,14 @@ fn launch_rows<I: BenchId>(rts: &Runtimes, sizes: Sizes) -> Vec<Row> {
                     Box::new(move || per_op(run_on(rt, tracker(n)), n)),
                 ),
             ];
-            rows.push(Row {
-                scenario: Scenario::Launch,
-                ids: I::NAME,
-                flavor: Some(flavor),
-                size: n,
-                cells: medians(sizes.rounds, &mut runs),
-            });
+            rows.push(measure(
+                Scenario::Launch,
+                I::NAME,
+                Some(flavor),
+                n,
+                sizes.rounds,
+                &mut runs,
+            ));
         }
     }
     rows
@@ -564,13 +669,14 @@ fn query_rows<I: BenchId>(rts: &Runtimes, sizes: Sizes) -> Vec<Row> {
                 query_run(rt, &map, keys, q, d, expected),
                 query_run(rt, &raw, keys, q, d, expected),
             ];
-            rows.push(Row {
+            rows.push(measure(
                 scenario,
-                ids: I::NAME,
-                flavor: Some(flavor),
-                size: m,
-                cells: medians(sizes.rounds, &mut runs),
-            });
+                I::NAME,
+                Some(flavor),
+                m,
+                sizes.rounds,
+                &mut runs,
+            ));
         }
     }
     rows
@@ -600,13 +706,14 @@ fn contention_rows<I: BenchId>(rts: &Runtimes, sizes: Sizes) -> Vec<Row> {
                     Box::new(move || per_op(run_on(rt, map(distinct, l)), ops)),
                 ),
             ];
-            rows.push(Row {
+            rows.push(measure(
                 scenario,
-                ids: I::NAME,
-                flavor: Some(flavor),
-                size: ops,
-                cells: medians(sizes.rounds, &mut runs),
-            });
+                I::NAME,
+                Some(flavor),
+                ops,
+                sizes.rounds,
+                &mut runs,
+            ));
         }
     }
     rows
@@ -655,13 +762,14 @@ fn list_rows<I: BenchId>(rts: &Runtimes, sizes: Sizes) -> Vec<Row> {
                 list_run(rt, "2.0.2", &v202, state, expected),
                 list_run(rt, "scc map", &map, state, expected),
             ];
-            rows.push(Row {
+            rows.push(measure(
                 scenario,
-                ids: I::NAME,
-                flavor: Some(flavor),
-                size: n,
-                cells: medians(sizes.rounds, &mut runs),
-            });
+                I::NAME,
+                Some(flavor),
+                n,
+                sizes.rounds,
+                &mut runs,
+            ));
         }
     }
     rows
@@ -684,13 +792,14 @@ fn revoke_rows<I: BenchId>(rts: &Runtimes, sizes: Sizes) -> Vec<Row> {
                 Box::new(move || per_op(run_on(rt, map(n, d)), n)),
             ),
         ];
-        rows.push(Row {
-            scenario: Scenario::Revoke,
-            ids: I::NAME,
-            flavor: Some(flavor),
-            size: n,
-            cells: medians(sizes.rounds, &mut runs),
-        });
+        rows.push(measure(
+            Scenario::Revoke,
+            I::NAME,
+            Some(flavor),
+            n,
+            sizes.rounds,
+            &mut runs,
+        ));
     }
     rows
 }
@@ -711,12 +820,31 @@ fn memory_row<I: BenchId>(sizes: Sizes, allocated: &dyn Fn() -> usize) -> Row {
             Box::new(move || scenarios::memory_per_record::<I, SccMap<I>>(n, allocated)),
         ),
     ];
-    Row {
-        scenario: Scenario::Memory,
-        ids: I::NAME,
-        flavor: None,
-        size: n,
-        // Allocation counts do not vary from run to run: one round.
-        cells: medians(1, &mut runs),
+    measure(Scenario::Memory, I::NAME, None, n, 1, &mut runs)
+}
+
+fn macro_rows<I: BenchId>(rts: &Runtimes, sizes: Sizes) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for flavor in Flavor::ALL {
+        let rt = rts.get(flavor);
+        for n in sizes.launch {
+            let run = crate::recorded::launch_completion::<I>;
+            let mut runs: Vec<Run<'_>> = vec![
+                (THIS, Box::new(move || per_op(run_on(rt, run(n, true)), n))),
+                (
+                    "hand launch",
+                    Box::new(move || per_op(run_on(rt, run(n, false)), n)),
+                ),
+            ];
+            rows.push(measure(
+                Scenario::Macro,
+                I::NAME,
+                Some(flavor),
+                n,
+                sizes.rounds,
+                &mut runs,
+            ));
+        }
     }
+    rows
 }

@@ -7,19 +7,33 @@ use tasks_recorder_benches::report::{self, Config};
 #[global_allocator]
 static ALLOCATOR: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
 
+const USAGE: &str = "usage: report [--quick] [--only 1,2,...]\n  --quick  tiny sizes, a few seconds\n  --only   run only these scenarios (1 launch, 2 query, 3 contention, 4 listing, 5 revoke,\n           6 memory, 7 #[recorded_task])";
+
+fn usage(problem: &str) -> ! {
+    eprintln!("{problem}\n{USAGE}");
+    std::process::exit(2);
+}
+
 fn main() {
     let mut config = Config::default();
-    for arg in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => config.quick = true,
+            "--only" => {
+                let list = args.next().unwrap_or_default();
+                for k in list.split(',') {
+                    match k.trim().parse::<u8>() {
+                        Ok(k @ 1..=7) => config.only |= 1 << k,
+                        _ => usage(&format!("--only takes scenario numbers 1 to 7, not {k:?}")),
+                    }
+                }
+            }
             "-h" | "--help" => {
-                println!("usage: report [--quick]");
+                println!("{USAGE}");
                 return;
             }
-            other => {
-                eprintln!("unknown argument {other:?}; usage: report [--quick]");
-                std::process::exit(2);
-            }
+            other => usage(&format!("unknown argument {other:?}")),
         }
     }
     let allocated = || ALLOCATOR.allocated();
