@@ -91,15 +91,18 @@
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+mod attempt;
+mod builder;
 mod default_recorder;
 mod recorder;
+mod running;
 mod state;
 mod transition;
 
-#[allow(unused_imports)]
+pub use builder::Builder;
 pub use default_recorder::*;
 pub use recorder::AsyncTasksRecorder;
-pub use state::{RevokeFailReason, TaskState};
+pub use state::{LaunchError, RevokeFailReason, TaskState};
 
 #[cfg(feature = "macros")]
 pub use tasks_recorder_macros::recorded_task;

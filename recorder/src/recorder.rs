@@ -1,16 +1,23 @@
-//! [`AsyncTasksRecorder`]: the records of every id, and the launch, query and revoke
-//! operations that apply the [state machine](crate::transition) to them.
+//! [`AsyncTasksRecorder`]: the records of every id, and the operations that apply the
+//! [state machine](crate::transition) to them.
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use scc::hash_map::Entry;
+use tokio::sync::Semaphore;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::task::TaskTracker;
 
-use crate::transition::{self, Outcome, Record, RevokeRefusal, Step};
-use crate::{RevokeFailReason, TaskState};
+use crate::attempt::{Attempt, Revocation};
+use crate::running::Running;
+use crate::transition::{self, LaunchRefusal, Outcome, Record, RevokeEnd, RevokeRefusal};
+use crate::{Builder, LaunchError, RevokeFailReason, TaskState};
 
 /// Records the state of async tasks launched under unique ids.
 ///
@@ -20,8 +27,14 @@ use crate::{RevokeFailReason, TaskState};
 /// guarantees.
 ///
 /// Clones share one record: clone the recorder (an [`Arc`] clone) to hand it to other tasks.
-///
 /// Every method is safe to call concurrently from any number of tasks and threads.
+///
+/// Besides the API of `async_tasks_recorder` 2.0.2 (`launch`, `launch_block`,
+/// `query_task_state`, `query_task_state_quick`, `revoke_task_block`), a recorder can
+/// [wait](Self::wait) for an id, [cancel](Self::cancel) it, [cancel every
+/// task](Self::cancel_all), [close](Self::close) to new launches and [shut
+/// down](Self::shutdown) gracefully; its [`Builder`] sets a concurrency limit and a
+/// cancellation token.
 pub struct AsyncTasksRecorder<T>
 where
     T: Eq + Hash + Clone + Send + Sync + 'static,
@@ -29,108 +42,104 @@ where
     inner: Arc<Inner<T>>,
 }
 
-/// The records, shared by every clone of a recorder and every running task.
+/// The records and the lifecycle state, shared by every clone of a recorder and every running
+/// attempt.
 ///
-/// Only the synchronous methods of the map are used, and no entry is held across an `.await`:
-/// a lock is held for a few instructions by a thread that is running, so waiting for it
-/// synchronously is short and cannot deadlock. (scc hands a released lock to the next waiter
-/// in line; were that an async waiter, its task could sit unpolled on the very worker thread
-/// that a synchronous waiter blocks, and neither would ever run: so the two are never mixed.)
-struct Inner<T> {
+/// Only the synchronous methods of the map are used, and no entry is held across an `.await`
+/// nor while running foreign code that could drop an attempt: a lock is held for a few
+/// instructions by a thread that is running, so waiting for it synchronously is short and
+/// cannot deadlock. (scc hands a released lock to the next waiter in line; were that an async
+/// waiter, its task could sit unpolled on the very worker thread that a synchronous waiter
+/// blocks, and neither would ever run: so the two are never mixed.)
+pub(crate) struct Inner<T> {
     records: scc::HashMap<T, Record>,
+    /// Counts running attempts (for shutdown); its closed flag is the recorder's.
+    tracker: TaskTracker,
+    /// The concurrency limit, if any.
+    pub(crate) limit: Option<Semaphore>,
+    /// The token given to the builder: when cancelled, the recorder closes and cancels every
+    /// running attempt.
+    token: Option<CancellationToken>,
+    /// Whether the task that watches `token` was started.
+    watching: AtomicBool,
+    /// What the watcher waits on: a child of `token`, so cancelled with it, and also cancelled
+    /// by `_stop_watching` when the recorder is dropped, so the watcher ends too.
+    wake_watcher: Option<CancellationToken>,
+    _stop_watching: Option<DropGuard>,
 }
 
 impl<T> Inner<T>
 where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
-    /// Applies `finish` for `attempt` of `id`. Synchronous: it also runs from `Drop`.
-    fn settle(&self, id: &T, attempt: u32, outcome: Outcome) {
+    /// Whether new launches are refused.
+    fn is_closed(&self) -> bool {
+        self.tracker.is_closed() || self.token.as_ref().is_some_and(|t| t.is_cancelled())
+    }
+
+    /// Applies `finish` for `attempt` of `id`, and wakes the attempt's waiters with the state
+    /// it ended in. Synchronous: it also runs from `Drop`.
+    pub(crate) fn settle(&self, id: &T, attempt: u32, outcome: Outcome) {
         self.records.update_sync(id, |_, record| {
-            if let Some(next) = transition::finish(*record, attempt, outcome) {
-                *record = next;
+            if let Some(next) = transition::finish(record, attempt, outcome) {
+                let state = next.state();
+                if let Record::Working { run, .. } = std::mem::replace(record, next) {
+                    run.ended(state);
+                }
             }
         });
     }
 
     /// Applies `end_revoke` to `id`.
-    fn end_revoke(&self, id: &T, revoked: bool) {
+    pub(crate) fn end_revoke(&self, id: &T, revoked: bool) {
         if let Some(mut entry) = self.records.get_sync(id) {
-            match transition::end_revoke(*entry.get(), revoked) {
-                Step::Put(next) => *entry.get_mut() = next,
-                Step::Remove => drop(entry.remove_entry()),
-                Step::Keep => {}
+            match transition::end_revoke(entry.get(), revoked) {
+                RevokeEnd::Put(next) => *entry.get_mut() = next,
+                RevokeEnd::Remove => drop(entry.remove_entry()),
+                RevokeEnd::Keep => {}
             }
         }
     }
-}
 
-/// Settles one attempt of a task when dropped: with the outcome given to [`Attempt::finish`],
-/// or as [`Outcome::Abandoned`] if the task panicked or its future was dropped first.
-struct Attempt<T>
-where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
-{
-    inner: Arc<Inner<T>>,
-    id: T,
-    attempt: u32,
-    outcome: Outcome,
-}
+    /// Asks every running attempt to stop; returns how many were asked.
+    fn cancel_all(&self) -> usize {
+        let mut cancelled = 0;
+        self.records.iter_sync(|_, record| {
+            if let Record::Working { run, .. } = record {
+                run.cancel();
+                cancelled += 1;
+            }
+            true
+        });
+        cancelled
+    }
 
-impl<T> Attempt<T>
-where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
-{
-    /// Runs `task` and records how it ended.
-    async fn run<Fut, R, E>(mut self, task: Fut)
-    where
-        Fut: Future<Output = Result<R, E>>,
-    {
-        self.outcome = match task.await {
-            Ok(_) => Outcome::Succeeded,
-            Err(_) => Outcome::Failed,
+    /// Starts, once and if there is a runtime, the task that closes the recorder and cancels
+    /// every attempt when the builder's token is cancelled. It holds only a weak reference,
+    /// and ends when the recorder is dropped.
+    fn watch_token(self: &Arc<Self>) {
+        let (Some(token), Some(wake)) = (&self.token, &self.wake_watcher) else {
+            return;
         };
-    }
-}
-
-impl<T> Drop for Attempt<T>
-where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
-{
-    fn drop(&mut self) {
-        self.inner.settle(&self.id, self.attempt, self.outcome);
-    }
-}
-
-/// Puts a revoked id back to `Success` when dropped, unless [`Revocation::revoked`] ran first:
-/// a revoke future that panics or is dropped half way leaves the id as it was.
-struct Revocation<'a, T>
-where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
-{
-    inner: &'a Inner<T>,
-    id: T,
-    done: bool,
-}
-
-impl<T> Revocation<'_, T>
-where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
-{
-    fn end(mut self, revoked: bool) {
-        self.done = true;
-        self.inner.end_revoke(&self.id, revoked);
-    }
-}
-
-impl<T> Drop for Revocation<'_, T>
-where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
-{
-    fn drop(&mut self) {
-        if !self.done {
-            self.inner.end_revoke(&self.id, false);
+        if self.watching.load(Ordering::Acquire) {
+            return;
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.watching.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let woken = wake.clone();
+        let token = token.clone();
+        let inner: Weak<Self> = Arc::downgrade(self);
+        runtime.spawn(async move {
+            woken.cancelled().await;
+            if let (true, Some(inner)) = (token.is_cancelled(), inner.upgrade()) {
+                inner.tracker.close();
+                inner.cancel_all();
+            }
+        });
     }
 }
 
@@ -138,38 +147,118 @@ impl<T> AsyncTasksRecorder<T>
 where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
-    /// Creates an empty recorder: every id is [`TaskState::NotFound`].
+    /// Creates an empty recorder (every id is [`TaskState::NotFound`]) with no concurrency
+    /// limit and no cancellation token. Use [`builder`](Self::builder) for those.
     pub fn new() -> Self {
-        AsyncTasksRecorder {
-            inner: Arc::new(Inner {
-                records: scc::HashMap::new(),
-            }),
-        }
+        Builder::new().build()
     }
 
-    /// Starts a new attempt of `task_id` if the id is `NotFound` or `Failed`: the record
-    /// becomes `Working` and the number of the attempt is returned. Otherwise returns the state
-    /// that refuses the launch.
-    async fn claim(&self, task_id: T) -> Result<Attempt<T>, TaskState> {
-        let (id, attempt) = match self.inner.records.entry_sync(task_id) {
-            Entry::Occupied(mut entry) => {
-                let (attempt, next) = transition::launch(Some(*entry.get()))?;
-                *entry.get_mut() = next;
-                (entry.key().clone(), attempt)
+    /// A [`Builder`] to set a concurrency limit or a cancellation token.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_parts(
+        max_concurrency: Option<usize>,
+        token: Option<CancellationToken>,
+    ) -> Self {
+        let wake_watcher = token.as_ref().map(CancellationToken::child_token);
+        let stop_watching = wake_watcher.clone().map(CancellationToken::drop_guard);
+        let inner = Arc::new(Inner {
+            records: scc::HashMap::new(),
+            tracker: TaskTracker::new(),
+            limit: max_concurrency.map(Semaphore::new),
+            token,
+            watching: AtomicBool::new(false),
+            wake_watcher,
+            _stop_watching: stop_watching,
+        });
+        inner.watch_token();
+        AsyncTasksRecorder { inner }
+    }
+
+    /// What happens on launch, for `launch`, `launch_block` and the `try_` forms: under the
+    /// id's entry lock, asks the state machine whether a new attempt starts; if so, stores the
+    /// `Working` record, built from `running`, and returns the attempt's guard (with the id
+    /// cloned once, for the guard to find the record again). Otherwise hands `task` back with
+    /// the reason.
+    ///
+    /// Nothing that could drop an attempt (a spawn) runs while the entry is locked.
+    fn claim<F>(
+        &self,
+        task_id: T,
+        task: F,
+        running: impl FnOnce() -> Running,
+    ) -> Result<(Attempt<T>, Arc<Running>, F), (LaunchRefusal, F)> {
+        self.inner.watch_token();
+        // Counted as running before the closed check: the tracker keeps the count and the
+        // closed flag in one atomic, so a shutdown that closes the recorder after this check
+        // waits for this attempt.
+        let running_token = self.inner.tracker.token();
+        let entry = self.inner.records.entry_sync(task_id);
+        let current = match &entry {
+            Entry::Occupied(occupied) => Some(occupied.get()),
+            Entry::Vacant(_) => None,
+        };
+        let attempt = match transition::launch(current, self.inner.is_closed()) {
+            Ok(attempt) => attempt,
+            Err(refusal) => return Err((refusal, task)),
+        };
+        let run = Arc::new(running());
+        let record = Record::Working {
+            attempts: attempt,
+            run: Arc::clone(&run),
+        };
+        let id = match entry {
+            Entry::Occupied(mut occupied) => {
+                *occupied.get_mut() = record;
+                occupied.key().clone()
             }
-            Entry::Vacant(entry) => {
-                let (attempt, next) = transition::launch(None)?;
-                let id = entry.key().clone();
-                entry.insert_entry(next);
-                (id, attempt)
+            Entry::Vacant(vacant) => {
+                let id = vacant.key().clone();
+                vacant.insert_entry(record);
+                id
             }
         };
-        Ok(Attempt {
+        let guard = Attempt {
             inner: Arc::clone(&self.inner),
             id,
             attempt,
             outcome: Outcome::Abandoned,
-        })
+            _running: running_token,
+        };
+        Ok((guard, run, task))
+    }
+
+    /// `launch` and `try_launch`: claims the id, then spawns the attempt once its record is
+    /// stored and the entry unlocked.
+    fn spawn<Fut, R, E>(&self, task_id: T, task: Fut) -> Result<(), (LaunchRefusal, Fut)>
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        // Checked before any record changes.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            panic!("AsyncTasksRecorder::launch must be called from within a tokio runtime");
+        };
+        let (attempt, run, task) = self.claim(task_id, task, Running::spawned)?;
+        let spawned = runtime.spawn(attempt.run(task));
+        run.spawned_as(spawned.abort_handle());
+        Ok(())
+    }
+
+    /// `launch_block` and `try_launch_block`: claims the id, then runs the attempt inline,
+    /// until it ends or is cancelled.
+    async fn run_inline<Fut, R, E>(&self, task_id: T, task: Fut) -> Result<(), (LaunchRefusal, Fut)>
+    where
+        Fut: Future<Output = Result<R, E>>,
+    {
+        let cancel = CancellationToken::new();
+        let (attempt, _run, task) =
+            self.claim(task_id, task, || Running::inline(cancel.clone()))?;
+        attempt.run_until_cancelled(task, cancel).await;
+        Ok(())
     }
 
     /// Launches `task` under `task_id` on the current tokio runtime (with [`tokio::spawn`])
@@ -178,15 +267,19 @@ where
     /// The launch is refused, and `task` handed back unpolled, with
     /// `Err((TaskState::Working, task))` while another attempt of the id runs and
     /// `Err((TaskState::Success, task))` once the id has succeeded (until it is revoked). A
-    /// `NotFound` or `Failed` id starts a new attempt.
+    /// `NotFound` or `Failed` id starts a new attempt, unless the recorder is
+    /// [closed](Self::close): then the refusal reports the id's current state, `NotFound` or
+    /// `Failed` (use [`try_launch`](Self::try_launch) for an explicit
+    /// [`LaunchError::Closed`]).
     ///
-    /// When `task` returns `Ok` the id becomes `Success`; when it returns `Err`, panics, or is
-    /// dropped before it finishes (the runtime shut down), it becomes `Failed`. The output of
-    /// `task` is dropped.
+    /// When `task` returns `Ok` the id becomes `Success`; when it returns `Err`, panics, is
+    /// [cancelled](Self::cancel), or is dropped before it finishes (the runtime shut down), it
+    /// becomes `Failed`. The output of `task` is dropped. With a concurrency limit, the task
+    /// waits for its turn inside the spawned task, already `Working`.
     ///
     /// After this returns `Ok`, no query of the id answers `NotFound` or a `Failed` from
-    /// before the launch. Dropping the returned future before it completes launches nothing
-    /// (the future is cancel safe).
+    /// before the launch. The returned future completes on its first poll; dropping it before
+    /// that launches nothing.
     ///
     /// # Panics
     /// Panics if called outside a tokio runtime, like [`tokio::spawn`].
@@ -196,13 +289,23 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        match self.claim(task_id).await {
-            Ok(attempt) => {
-                tokio::spawn(attempt.run(task));
-                Ok(())
-            }
-            Err(state) => Err((state, task)),
-        }
+        self.spawn(task_id, task)
+            .map_err(|(refusal, task)| (refused_state(refusal), task))
+    }
+
+    /// Like [`launch`](Self::launch), but says why a launch is refused with a
+    /// [`LaunchError`], which tells a closed recorder apart.
+    ///
+    /// # Panics
+    /// Panics if called outside a tokio runtime, like [`tokio::spawn`].
+    pub async fn try_launch<Fut, R, E>(&self, task_id: T, task: Fut) -> Result<(), LaunchError<Fut>>
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        self.spawn(task_id, task)
+            .map_err(|(refusal, task)| launch_error(refusal, task))
     }
 
     /// Like [`launch`](Self::launch), but runs `task` inside the returned future, and returns
@@ -210,7 +313,9 @@ where
     ///
     /// Dropping the returned future while `task` runs (a `select!`, a timeout, a client that
     /// hung up) drops `task` and records the id as `Failed`: it is never left `Working`. If
-    /// `task` panics, the id is recorded as `Failed` and the panic goes on to the caller.
+    /// `task` panics, the id is recorded as `Failed` and the panic goes on to the caller. If
+    /// the id is [cancelled](Self::cancel), `task` is dropped and this returns `Ok(())` with
+    /// the id `Failed`.
     pub async fn launch_block<Fut, R, E>(
         &self,
         task_id: T,
@@ -221,13 +326,24 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        match self.claim(task_id).await {
-            Ok(attempt) => {
-                attempt.run(task).await;
-                Ok(())
-            }
-            Err(state) => Err((state, task)),
-        }
+        self.run_inline(task_id, task)
+            .await
+            .map_err(|(refusal, task)| (refused_state(refusal), task))
+    }
+
+    /// Like [`launch_block`](Self::launch_block), but says why a launch is refused with a
+    /// [`LaunchError`].
+    pub async fn try_launch_block<Fut, R, E>(
+        &self,
+        task_id: T,
+        task: Fut,
+    ) -> Result<(), LaunchError<Fut>>
+    where
+        Fut: Future<Output = Result<R, E>>,
+    {
+        self.run_inline(task_id, task)
+            .await
+            .map_err(|(refusal, task)| launch_error(refusal, task))
     }
 
     /// The state of `task_id`, read atomically from its one record: a linearizable answer.
@@ -281,7 +397,7 @@ where
         E: Send + 'static,
     {
         let begun = match self.inner.records.entry_sync(target_task_id) {
-            Entry::Occupied(mut entry) => transition::begin_revoke(*entry.get()).map(|next| {
+            Entry::Occupied(mut entry) => transition::begin_revoke(entry.get()).map(|next| {
                 *entry.get_mut() = next;
                 entry.key().clone()
             }),
@@ -315,11 +431,11 @@ where
     /// Calls `visit` with every id whose state is `state`, and returns how many it visited.
     ///
     /// This scans every record (O(number of recorded ids)), locking one bucket of the map at a
-    /// time, so it never blocks the whole recorder; the scan runs without yielding to the
-    /// runtime, so for very large records call it from
-    /// [`tokio::task::spawn_blocking`] or a dedicated thread if that matters. It is not a snapshot: ids that change state
-    /// during the scan may be visited or not, but each visited id held `state` at some moment
-    /// during the call. `NotFound` ids have no record: asking for them visits nothing.
+    /// time, so it never blocks the whole recorder; the scan does not yield to the runtime, so
+    /// for very large records call it from [`tokio::task::spawn_blocking`] if that matters.
+    /// It is not a snapshot: ids that change state during the scan may be visited or not, but
+    /// each visited id held `state` at some moment during the call. `NotFound` ids have no
+    /// record: asking for them visits nothing.
     pub async fn for_each_in_state(&self, state: TaskState, mut visit: impl FnMut(&T)) -> usize {
         let mut visited = 0;
         self.inner.records.iter_sync(|id, record| {
@@ -359,6 +475,137 @@ where
     pub fn is_empty(&self) -> bool {
         self.inner.records.is_empty()
     }
+
+    /// Waits until `task_id` is no longer [`TaskState::Working`] and returns the state its
+    /// attempt ended in; returns at once with the current state if the id is not running.
+    ///
+    /// No polling and no missed wake-up: the waiter subscribes to the attempt under the lock
+    /// of the id's entry, and the attempt's end publishes its final state under the same lock.
+    /// It wakes whatever ends the attempt: success, failure, panic, cancellation or shutdown.
+    /// Tasks nobody waits on pay nothing for this. Dropping the returned future changes
+    /// nothing.
+    pub async fn wait<Q>(&self, task_id: &Q) -> TaskState
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let subscribed = self
+            .inner
+            .records
+            .read_sync(task_id, |_, record| match record {
+                Record::Working { run, .. } => Err(run.subscribe()),
+                settled => Ok(settled.state()),
+            });
+        match subscribed {
+            None => TaskState::NotFound,
+            Some(Ok(state)) => state,
+            Some(Err(mut ended)) => {
+                match ended.wait_for(|state| *state != TaskState::Working).await {
+                    Ok(state) => *state,
+                    // Every end of an attempt publishes its state first; should the channel close
+                    // without it, the record itself says how the attempt ended.
+                    Err(_) => self.query_task_state(task_id).await,
+                }
+            }
+        }
+    }
+
+    /// Asks the running attempt of `task_id` to stop: its future is dropped at its next
+    /// `.await` (or before it starts, if it waits for the concurrency limit), and the id is
+    /// then recorded as `Failed` and can be launched again. Returns `false`, changing nothing,
+    /// if the id is not `Working`.
+    ///
+    /// The id stays `Working` until the future is actually dropped; [`wait`](Self::wait) for
+    /// it to see the end. If the attempt finishes before it sees the cancellation, its own
+    /// outcome is recorded (a success is never hidden, so at most one success per id still
+    /// holds).
+    pub fn cancel<Q>(&self, task_id: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.inner
+            .records
+            .read_sync(task_id, |_, record| match record {
+                Record::Working { run, .. } => {
+                    run.cancel();
+                    true
+                }
+                _ => false,
+            })
+            .unwrap_or(false)
+    }
+
+    /// Asks every running attempt to stop, as [`cancel`](Self::cancel) does for one, and
+    /// returns how many it asked. The recorder stays open: attempts launched after the scan
+    /// passed their id run normally.
+    pub fn cancel_all(&self) -> usize {
+        self.inner.cancel_all()
+    }
+
+    /// Closes the recorder to new launches: [`launch`](Self::launch) and friends refuse every
+    /// new attempt (running attempts go on). Returns `true` if this call closed it. A closed
+    /// recorder still answers queries, waits, cancels and revokes.
+    pub fn close(&self) -> bool {
+        self.inner.tracker.close()
+    }
+
+    /// Whether the recorder refuses new launches: it was [closed](Self::close) or shut down,
+    /// or its cancellation token was cancelled.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// How many attempts are running (including those waiting for the concurrency limit).
+    /// Approximate while launches race with it.
+    pub fn running(&self) -> usize {
+        self.inner.tracker.len()
+    }
+
+    /// Graceful shutdown: [closes](Self::close) the recorder, then waits until no attempt
+    /// runs. When it returns, no task of this recorder runs and no id is `Working`.
+    ///
+    /// Dropping the returned future stops the waiting; the recorder stays closed.
+    pub async fn shutdown(&self) {
+        self.close();
+        self.inner.tracker.wait().await;
+    }
+
+    /// Shutdown with a grace period: [closes](Self::close) the recorder and waits up to
+    /// `grace` for the running attempts to finish; then [cancels](Self::cancel_all) the rest
+    /// and waits for them to be dropped. Returns how many attempts were cancelled.
+    ///
+    /// When it returns, no task of this recorder runs and no id is `Working`. (An attempt
+    /// that never reaches an `.await` cannot be dropped, and is waited for.)
+    pub async fn shutdown_with_grace(&self, grace: Duration) -> usize {
+        self.close();
+        if tokio::time::timeout(grace, self.inner.tracker.wait())
+            .await
+            .is_ok()
+        {
+            return 0;
+        }
+        let cancelled = self.inner.cancel_all();
+        self.inner.tracker.wait().await;
+        cancelled
+    }
+}
+
+/// The state `launch` reports for a refusal.
+fn refused_state(refusal: LaunchRefusal) -> TaskState {
+    match refusal {
+        LaunchRefusal::Running => TaskState::Working,
+        LaunchRefusal::Succeeded => TaskState::Success,
+        LaunchRefusal::Closed { current } => current,
+    }
+}
+
+fn launch_error<Fut>(refusal: LaunchRefusal, task: Fut) -> LaunchError<Fut> {
+    match refusal {
+        LaunchRefusal::Running => LaunchError::AlreadyRunning(task),
+        LaunchRefusal::Succeeded => LaunchError::AlreadySucceeded(task),
+        LaunchRefusal::Closed { .. } => LaunchError::Closed(task),
+    }
 }
 
 impl<T> Clone for AsyncTasksRecorder<T>
@@ -390,6 +637,8 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncTasksRecorder")
             .field("records", &self.inner.records.len())
+            .field("running", &self.inner.tracker.len())
+            .field("closed", &self.inner.is_closed())
             .finish_non_exhaustive()
     }
 }

@@ -82,3 +82,54 @@ where
         }
     }
 }
+
+/// Why [`try_launch`](crate::AsyncTasksRecorder::try_launch) (or
+/// [`try_launch_block`](crate::AsyncTasksRecorder::try_launch_block)) refused a launch; the
+/// task's future is handed back unpolled in every case.
+pub enum LaunchError<Fut> {
+    /// Another attempt of the id is running ([`TaskState::Working`]).
+    AlreadyRunning(Fut),
+    /// The id has succeeded ([`TaskState::Success`]) and was not revoked.
+    AlreadySucceeded(Fut),
+    /// The recorder is closed (by [`close`](crate::AsyncTasksRecorder::close), a shutdown, or
+    /// its cancellation token) and accepts no new attempt. The id is `NotFound` or `Failed`.
+    Closed(Fut),
+}
+
+impl<Fut> LaunchError<Fut> {
+    /// The future that was not launched.
+    pub fn into_task(self) -> Fut {
+        match self {
+            LaunchError::AlreadyRunning(task)
+            | LaunchError::AlreadySucceeded(task)
+            | LaunchError::Closed(task) => task,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            LaunchError::AlreadyRunning(_) => "the task is already running",
+            LaunchError::AlreadySucceeded(_) => "the task has already succeeded",
+            LaunchError::Closed(_) => "the recorder is closed",
+        }
+    }
+}
+
+impl<Fut> fmt::Debug for LaunchError<Fut> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            LaunchError::AlreadyRunning(_) => "AlreadyRunning",
+            LaunchError::AlreadySucceeded(_) => "AlreadySucceeded",
+            LaunchError::Closed(_) => "Closed",
+        };
+        f.debug_tuple(name).finish_non_exhaustive()
+    }
+}
+
+impl<Fut> fmt::Display for LaunchError<Fut> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl<Fut> std::error::Error for LaunchError<Fut> {}

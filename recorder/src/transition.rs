@@ -1,22 +1,26 @@
 //! The state machine of one task id: every transition the recorder makes is decided here.
 //!
-//! Each function takes the id's current record (`None` when the id has none) and returns what
-//! to do with it. The functions know nothing of the container that holds the records: the
-//! recorder applies their answer to the record atomically, under the lock of the id's entry.
+//! Each function takes the id's current record (`None` when the id has none) and says what
+//! the event does to it. The functions know nothing of the container that holds the records
+//! nor of the runtime: the recorder applies their answer atomically, under the lock of the
+//! id's entry.
 //!
 //! ```text
 //!            launch                 Ok                    revoke ok
 //! NotFound ─────────▶ Working ─────────────▶ Success ──▶ Revoking ─────────▶ NotFound
-//!    ▲                 │   ▲                    ▲           │
-//!    │                 │   │ launch             └───────────┘ revoke Err, panic or dropped
-//!    │ (never leaves   │   │
-//!    │  without a      ▼   │
-//!    │  launch)       Failed  ◀── Err, panic, or the task dropped before it finished
+//!                      │   ▲                    ▲           │
+//!                      │   │ launch             └───────────┘ revoke Err, panic or dropped
+//!                      ▼   │
+//!                     Failed  ◀── Err, panic, cancelled, or dropped before it finished
 //! ```
 //!
 //! `Revoking` is reported as [`TaskState::Success`]: the task did succeed, and stays
-//! succeeded unless the revoke future returns `Ok`.
+//! succeeded unless the revoke future returns `Ok`. A closed recorder refuses launches of
+//! `NotFound` and `Failed` ids.
 
+use std::sync::Arc;
+
+use crate::running::Running;
 use crate::TaskState;
 
 /// The one authoritative record of a launched id. Ids without a record are `NotFound`.
@@ -24,10 +28,10 @@ use crate::TaskState;
 /// `attempts` counts the launches of the id since it was last `NotFound`; the number of the
 /// current or last attempt is also the generation that lets a finishing attempt recognise its
 /// own record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Record {
-    /// Attempt number `attempts` is running.
-    Working { attempts: u32 },
+    /// Attempt number `attempts` is running; `run` holds how to cancel it and its waiters.
+    Working { attempts: u32, run: Arc<Running> },
     /// Attempt number `attempts` succeeded.
     Success { attempts: u32 },
     /// A revoke future is running for this succeeded id.
@@ -38,7 +42,7 @@ pub(crate) enum Record {
 
 impl Record {
     /// The state a query reports for this record.
-    pub(crate) fn state(self) -> TaskState {
+    pub(crate) fn state(&self) -> TaskState {
         match self {
             Record::Working { .. } => TaskState::Working,
             Record::Success { .. } | Record::Revoking { .. } => TaskState::Success,
@@ -54,19 +58,19 @@ pub(crate) enum Outcome {
     Succeeded,
     /// The future returned `Err`.
     Failed,
-    /// The future panicked, or was dropped before it finished.
+    /// The future panicked, was cancelled, or was dropped before it finished.
     Abandoned,
 }
 
-/// What to do with an id's record when a revoke ends.
+/// Why a launch is refused; the future is handed back unpolled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Step {
-    /// Store this record for the id.
-    Put(Record),
-    /// Remove the id's record: the id is `NotFound` again.
-    Remove,
-    /// Leave the record as it is: the event does not apply to it.
-    Keep,
+pub(crate) enum LaunchRefusal {
+    /// Another attempt of the id is running.
+    Running,
+    /// The id succeeded (or is being revoked).
+    Succeeded,
+    /// The recorder is closed; the id is in `current` (`NotFound` or `Failed`).
+    Closed { current: TaskState },
 }
 
 /// Why a revoke is refused before its future runs.
@@ -78,18 +82,35 @@ pub(crate) enum RevokeRefusal {
     Revoking,
 }
 
-/// A launch of the id: starts a new attempt unless the id is running or succeeded.
+/// What to do with an id's record when a revoke ends.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RevokeEnd {
+    /// Store this record for the id.
+    Put(Record),
+    /// Remove the id's record: the id is `NotFound` again.
+    Remove,
+    /// Leave the record as it is: it is not this revoke's.
+    Keep,
+}
+
+/// A launch of the id, on a recorder that is `closed` or not: returns the number of the new
+/// attempt (the caller stores `Working { attempts: n, .. }`), or why the launch is refused.
 ///
-/// Returns the new attempt's number and its `Working` record, or the state that refuses the
-/// launch.
-pub(crate) fn launch(current: Option<Record>) -> Result<(u32, Record), TaskState> {
-    let attempt = match current {
+/// A running or succeeded id is refused first, so a closed recorder still reports those.
+pub(crate) fn launch(current: Option<&Record>, closed: bool) -> Result<u32, LaunchRefusal> {
+    let next = match current {
+        Some(Record::Working { .. }) => return Err(LaunchRefusal::Running),
+        Some(Record::Success { .. } | Record::Revoking { .. }) => {
+            return Err(LaunchRefusal::Succeeded)
+        }
         None => 1,
         Some(Record::Failed { attempts }) => attempts.saturating_add(1),
-        Some(Record::Working { .. }) => return Err(TaskState::Working),
-        Some(Record::Success { .. } | Record::Revoking { .. }) => return Err(TaskState::Success),
     };
-    Ok((attempt, Record::Working { attempts: attempt }))
+    if closed {
+        let current = current.map_or(TaskState::NotFound, Record::state);
+        return Err(LaunchRefusal::Closed { current });
+    }
+    Ok(next)
 }
 
 /// Attempt number `attempt` of the id ended with `outcome`.
@@ -97,9 +118,9 @@ pub(crate) fn launch(current: Option<Record>) -> Result<(u32, Record), TaskState
 /// Returns the record to store. Only that attempt's own `Working` record changes (`None`
 /// otherwise): anything else means the attempt was already settled and the record now belongs
 /// to a later attempt, so it is kept.
-pub(crate) fn finish(current: Record, attempt: u32, outcome: Outcome) -> Option<Record> {
-    match current {
-        Record::Working { attempts } if attempts == attempt => Some(match outcome {
+pub(crate) fn finish(current: &Record, attempt: u32, outcome: Outcome) -> Option<Record> {
+    match *current {
+        Record::Working { attempts, .. } if attempts == attempt => Some(match outcome {
             Outcome::Succeeded => Record::Success { attempts },
             Outcome::Failed | Outcome::Abandoned => Record::Failed { attempts },
         }),
@@ -108,10 +129,11 @@ pub(crate) fn finish(current: Record, attempt: u32, outcome: Outcome) -> Option<
 }
 
 /// A revoke of the id begins: only a `Success` id can be revoked, one revoke at a time.
+///
 /// Returns the `Revoking` record to store, or why the revoke is refused. (An id without a
 /// record is `NotFound`, and refused with [`RevokeRefusal::NotSuccess`].)
-pub(crate) fn begin_revoke(current: Record) -> Result<Record, RevokeRefusal> {
-    match current {
+pub(crate) fn begin_revoke(current: &Record) -> Result<Record, RevokeRefusal> {
+    match *current {
         Record::Success { attempts } => Ok(Record::Revoking { attempts }),
         Record::Revoking { .. } => Err(RevokeRefusal::Revoking),
         Record::Working { .. } | Record::Failed { .. } => Err(RevokeRefusal::NotSuccess),
@@ -120,53 +142,106 @@ pub(crate) fn begin_revoke(current: Record) -> Result<Record, RevokeRefusal> {
 
 /// The revoke future of the id ended: on `Ok` (`revoked`) the id becomes `NotFound`;
 /// otherwise (`Err`, panic, or the revoke dropped half way) it is `Success` again.
-pub(crate) fn end_revoke(current: Record, revoked: bool) -> Step {
-    match current {
-        Record::Revoking { .. } if revoked => Step::Remove,
-        Record::Revoking { attempts } => Step::Put(Record::Success { attempts }),
-        _ => Step::Keep,
+pub(crate) fn end_revoke(current: &Record, revoked: bool) -> RevokeEnd {
+    match *current {
+        Record::Revoking { .. } if revoked => RevokeEnd::Remove,
+        Record::Revoking { attempts } => RevokeEnd::Put(Record::Success { attempts }),
+        _ => RevokeEnd::Keep,
     }
 }
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Record::Working { attempts: a, .. }, Record::Working { attempts: b, .. })
+            | (Record::Success { attempts: a }, Record::Success { attempts: b })
+            | (Record::Revoking { attempts: a }, Record::Revoking { attempts: b })
+            | (Record::Failed { attempts: a }, Record::Failed { attempts: b }) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Record {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Catches a machine that lets a succeeded (or revoking) id start again.
+    fn working(attempts: u32) -> Record {
+        Record::Working {
+            attempts,
+            run: Arc::new(Running::inline(Default::default())),
+        }
+    }
+
+    /// Catches a machine that lets a succeeded (or revoking) id start again, or a closed
+    /// recorder that hides why an id is refused.
     #[test]
     fn launch_refuses_running_and_succeeded_ids() {
-        assert_eq!(launch(Some(Record::Working { attempts: 1 })), Err(TaskState::Working));
-        assert_eq!(launch(Some(Record::Success { attempts: 1 })), Err(TaskState::Success));
-        assert_eq!(launch(Some(Record::Revoking { attempts: 1 })), Err(TaskState::Success));
-        assert_eq!(launch(None), Ok((1, Record::Working { attempts: 1 })));
+        for closed in [false, true] {
+            let launch = |record: &Record| launch(Some(record), closed);
+            assert_eq!(launch(&working(1)), Err(LaunchRefusal::Running));
+            assert_eq!(
+                launch(&Record::Success { attempts: 1 }),
+                Err(LaunchRefusal::Succeeded)
+            );
+            assert_eq!(
+                launch(&Record::Revoking { attempts: 1 }),
+                Err(LaunchRefusal::Succeeded)
+            );
+        }
+        assert_eq!(launch(None, false), Ok(1));
+        assert_eq!(launch(Some(&Record::Failed { attempts: 2 }), false), Ok(3));
         assert_eq!(
-            launch(Some(Record::Failed { attempts: 2 })),
-            Ok((3, Record::Working { attempts: 3 }))
+            launch(None, true),
+            Err(LaunchRefusal::Closed {
+                current: TaskState::NotFound
+            })
+        );
+        assert_eq!(
+            launch(Some(&Record::Failed { attempts: 2 }), true),
+            Err(LaunchRefusal::Closed {
+                current: TaskState::Failed
+            })
         );
     }
 
     /// Catches a stale attempt (cancelled, then relaunched) overwriting the new attempt.
     #[test]
     fn finish_only_touches_its_own_attempt() {
-        let current = Record::Working { attempts: 2 };
-        assert_eq!(finish(current, 1, Outcome::Succeeded), None);
+        let current = working(2);
+        assert_eq!(finish(&current, 1, Outcome::Succeeded), None);
         assert_eq!(
-            finish(current, 2, Outcome::Abandoned),
+            finish(&current, 2, Outcome::Abandoned),
             Some(Record::Failed { attempts: 2 })
         );
-        assert_eq!(finish(Record::Failed { attempts: 2 }, 2, Outcome::Failed), None);
+        assert_eq!(
+            finish(&current, 2, Outcome::Succeeded),
+            Some(Record::Success { attempts: 2 })
+        );
+        assert_eq!(
+            finish(&Record::Failed { attempts: 2 }, 2, Outcome::Failed),
+            None
+        );
     }
 
     /// Catches 2.0.2's bug: a refused revoke must leave no "revoking" mark behind.
     #[test]
     fn refused_revoke_changes_nothing() {
-        for current in [Record::Working { attempts: 1 }, Record::Failed { attempts: 1 }] {
-            assert_eq!(begin_revoke(current), Err(RevokeRefusal::NotSuccess));
+        for current in [working(1), Record::Failed { attempts: 1 }] {
+            assert_eq!(begin_revoke(&current), Err(RevokeRefusal::NotSuccess));
         }
+        let revoking = Record::Revoking { attempts: 4 };
+        assert_eq!(begin_revoke(&revoking), Err(RevokeRefusal::Revoking));
         assert_eq!(
-            end_revoke(Record::Revoking { attempts: 4 }, false),
-            Step::Put(Record::Success { attempts: 4 })
+            end_revoke(&revoking, false),
+            RevokeEnd::Put(Record::Success { attempts: 4 })
         );
-        assert_eq!(end_revoke(Record::Revoking { attempts: 4 }, true), Step::Remove);
+        assert_eq!(end_revoke(&revoking, true), RevokeEnd::Remove);
+        assert_eq!(
+            end_revoke(&Record::Success { attempts: 4 }, true),
+            RevokeEnd::Keep
+        );
     }
 }

@@ -1,0 +1,103 @@
+//! What the record of a running attempt holds besides its number: how to cancel it, and the
+//! tasks waiting for it to end.
+
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::TaskState;
+
+/// The runtime side of a `Working` record, shared (in an `Arc`) by the record and the
+/// launcher of the attempt.
+#[derive(Debug)]
+pub(crate) struct Running {
+    cancel: Canceller,
+    /// Created by the first waiter; when the attempt ends it receives the final state. A waiter
+    /// subscribes under the entry lock, so it cannot miss the end.
+    waiters: OnceLock<watch::Sender<TaskState>>,
+}
+
+/// How to stop a running attempt: its future is dropped at its next `.await`.
+#[derive(Debug)]
+pub(crate) enum Canceller {
+    /// The attempt runs in a task of its own (`launch`): abort that task.
+    ///
+    /// The task is spawned after the entry lock is released (on a runtime that is shutting
+    /// down, spawning drops the future at once, and its guard then locks the entry), so the
+    /// abort handle arrives after the record. A cancel that comes first leaves `requested`
+    /// set, and the launcher aborts the task as soon as it has the handle.
+    Spawned {
+        handle: OnceLock<AbortHandle>,
+        requested: AtomicBool,
+    },
+    /// The attempt runs inside its caller's future (`launch_block`), which races it against
+    /// this token.
+    Inline(CancellationToken),
+}
+
+impl Running {
+    /// The record side of an attempt that `launch` spawns.
+    pub(crate) fn spawned() -> Self {
+        Running::with(Canceller::Spawned {
+            handle: OnceLock::new(),
+            requested: AtomicBool::new(false),
+        })
+    }
+
+    /// The record side of an attempt that `launch_block` runs, cancelled through `token`.
+    pub(crate) fn inline(token: CancellationToken) -> Self {
+        Running::with(Canceller::Inline(token))
+    }
+
+    fn with(cancel: Canceller) -> Self {
+        Running {
+            cancel,
+            waiters: OnceLock::new(),
+        }
+    }
+
+    /// Hands over the abort handle of the spawned attempt; aborts at once if a cancel came
+    /// first.
+    pub(crate) fn spawned_as(&self, task: AbortHandle) {
+        if let Canceller::Spawned { handle, requested } = &self.cancel {
+            let task = handle.get_or_init(|| task);
+            // Pairs with the fence in `cancel`: one of the two sides sees the other's write.
+            fence(Ordering::SeqCst);
+            if requested.load(Ordering::Relaxed) {
+                task.abort();
+            }
+        }
+    }
+
+    /// Asks the attempt to stop; it settles as `Failed` once its future is dropped (or as
+    /// whatever it returned, if it finished first).
+    pub(crate) fn cancel(&self) {
+        match &self.cancel {
+            Canceller::Spawned { handle, requested } => {
+                requested.store(true, Ordering::Relaxed);
+                fence(Ordering::SeqCst);
+                if let Some(task) = handle.get() {
+                    task.abort();
+                }
+            }
+            Canceller::Inline(token) => token.cancel(),
+        }
+    }
+
+    /// A receiver that sees the attempt's final state once it ends.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<TaskState> {
+        self.waiters
+            .get_or_init(|| watch::Sender::new(TaskState::Working))
+            .subscribe()
+    }
+
+    /// The attempt ended in `state`: wakes every waiter with it.
+    pub(crate) fn ended(&self, state: TaskState) {
+        if let Some(waiters) = self.waiters.get() {
+            waiters.send_replace(state);
+        }
+    }
+}
