@@ -1,6 +1,8 @@
 //! [`Builder`]: the options of a recorder.
 
+use std::fmt;
 use std::hash::Hash;
+use std::marker::PhantomData;
 
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -26,16 +28,23 @@ use crate::AsyncTasksRecorder;
 /// assert!(imports.is_closed());
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct Builder {
+pub struct Builder<T> {
     max_concurrency: Option<usize>,
     token: Option<CancellationToken>,
+    id: PhantomData<fn() -> T>,
 }
 
-impl Builder {
+impl<T> Builder<T>
+where
+    T: Eq + Hash + Clone + Send + Sync + 'static,
+{
     /// The default options: no concurrency limit, no cancellation token.
     pub fn new() -> Self {
-        Builder::default()
+        Builder {
+            max_concurrency: None,
+            token: None,
+            id: PhantomData,
+        }
     }
 
     /// At most `limit` attempts run their future at once; the others wait their turn, in
@@ -62,10 +71,35 @@ impl Builder {
     }
 
     /// The recorder.
-    pub fn build<T>(self) -> AsyncTasksRecorder<T>
-    where
-        T: Eq + Hash + Clone + Send + Sync + 'static,
-    {
+    pub fn build(self) -> AsyncTasksRecorder<T> {
         AsyncTasksRecorder::from_parts(self.max_concurrency, self.token)
+    }
+}
+
+impl<T> Default for Builder<T>
+where
+    T: Eq + Hash + Clone + Send + Sync + 'static,
+{
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl<T> Clone for Builder<T> {
+    fn clone(&self) -> Self {
+        Builder {
+            max_concurrency: self.max_concurrency,
+            token: self.token.clone(),
+            id: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Builder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("max_concurrency", &self.max_concurrency)
+            .field("cancellation_token", &self.token)
+            .finish()
     }
 }

@@ -154,7 +154,7 @@ where
     }
 
     /// A [`Builder`] to set a concurrency limit or a cancellation token.
-    pub fn builder() -> Builder {
+    pub fn builder() -> Builder<T> {
         Builder::new()
     }
 
@@ -500,8 +500,12 @@ where
             None => TaskState::NotFound,
             Some(Ok(state)) => state,
             Some(Err(mut ended)) => {
-                match ended.wait_for(|state| *state != TaskState::Working).await {
-                    Ok(state) => *state,
+                let ended = ended
+                    .wait_for(|state| *state != TaskState::Working)
+                    .await
+                    .map(|state| *state);
+                match ended {
+                    Ok(state) => state,
                     // Every end of an attempt publishes its state first; should the channel close
                     // without it, the record itself says how the attempt ended.
                     Err(_) => self.query_task_state(task_id).await,
