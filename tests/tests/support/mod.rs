@@ -1,0 +1,147 @@
+//! Helpers shared by the reliability tests (model, linearizability, faults, stress, leaks):
+//! a failure detector, a small deterministic random generator, manual polling with a no-op
+//! waker, and a panic hook that keeps deliberate task panics quiet.
+//!
+//! Each test binary uses a different subset, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Once;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use tasks_recorder::{AsyncTasksRecorder, TaskState};
+
+/// A failure detector: an operation that needs longer than this is stuck. Never used to
+/// synchronise anything.
+pub const STUCK: Duration = Duration::from_secs(20);
+
+/// Awaits `fut`, panicking with `what` if it takes longer than [`STUCK`].
+pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    tokio::time::timeout(STUCK, fut)
+        .await
+        .unwrap_or_else(|_| panic!("stuck: {what}"))
+}
+
+/// The message of every deliberate panic inside a task; [`quiet_task_panics`] hides it.
+pub const TASK_PANIC: &str = "deliberate task panic";
+
+/// Installs (once per binary) a panic hook that prints nothing for the deliberate panics of
+/// tasks ([`TASK_PANIC`]) and defers to the default hook for every other panic, so real
+/// assertion failures are still reported.
+pub fn quiet_task_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+            if message != Some(TASK_PANIC) {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// SplitMix64: a tiny deterministic generator, so every failing seed can be replayed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// `true` with probability `percent` / 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// What happened to a future polled by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Polled {
+    /// Still pending after every poll.
+    Pending,
+    /// Completed at poll number `n` (1-based).
+    Ready(usize),
+    /// Panicked at poll number `n` (1-based).
+    Panicked(usize),
+}
+
+/// Polls `fut` by hand with a no-op waker up to `polls` times, yielding to the runtime between
+/// polls (so spawned tasks and the other side of channels make progress), and returns what
+/// happened and the output if it completed. The caller then drops the future: this is how the
+/// fault tests drop every public future after each possible number of polls.
+pub async fn poll_times<F: Future>(
+    mut fut: Pin<&mut F>,
+    polls: usize,
+) -> (Polled, Option<F::Output>) {
+    let mut cx = Context::from_waker(Waker::noop());
+    for n in 1..=polls {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+            Ok(Poll::Ready(output)) => return (Polled::Ready(n), Some(output)),
+            Ok(Poll::Pending) => {}
+            Err(_) => return (Polled::Panicked(n), None),
+        }
+        tokio::task::yield_now().await;
+    }
+    (Polled::Pending, None)
+}
+
+/// Polls a future once by hand (no-op waker, no yield) and says whether it is ready.
+pub fn poll_once<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Asserts the final, legal state of a recorder once nothing should run any more: every id
+/// in `ids` settles (a waiter returns), none is `Working`, no task is counted running, and a
+/// succeeded id is not stuck revoking: a new revoke of it is accepted and succeeds, leaving
+/// it `NotFound`.
+pub async fn assert_settled_and_revocable(
+    recorder: &AsyncTasksRecorder<u64>,
+    ids: impl IntoIterator<Item = u64>,
+) {
+    within("shutdown", recorder.shutdown()).await;
+    assert_eq!(recorder.running(), 0, "a task still counts as running");
+    assert_eq!(recorder.count_in_state(TaskState::Working).await, 0);
+    for id in ids {
+        let state = within("wait", recorder.wait(&id)).await;
+        assert_ne!(state, TaskState::Working, "id {id} left Working");
+        assert_eq!(recorder.query_task_state(&id).await, state);
+        if state == TaskState::Success {
+            match recorder
+                .revoke_task_block(id, async { Ok::<_, ()>(()) })
+                .await
+            {
+                Ok(()) => {}
+                Err(tasks_recorder::RevokeFailReason::Revoking(_)) => {
+                    panic!("id {id} left revoking: a new revoke is refused as Revoking")
+                }
+                Err(tasks_recorder::RevokeFailReason::NotSuccess(_)) => {
+                    panic!("id {id} reads Success but a revoke says NotSuccess")
+                }
+                Err(tasks_recorder::RevokeFailReason::RevokeTaskError(())) => unreachable!(),
+            }
+            assert_eq!(recorder.query_task_state(&id).await, TaskState::NotFound);
+        }
+    }
+}
