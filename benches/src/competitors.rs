@@ -47,7 +47,7 @@ pub trait Recorder<I: BenchId>: Launcher<I> {
         F: Future<Output = Result<(), ()>> + Send + 'static;
 
     /// The (linearizable) state of `id`.
-    fn query<'a>(&'a self, id: &'a I) -> impl Future<Output = State> + Send + 'a;
+    fn query(&self, id: &I) -> impl Future<Output = State> + Send;
 
     /// Revokes the success of `id` with a revoke future that succeeds at once; returns whether
     /// the id was revoked.
@@ -66,7 +66,7 @@ pub trait Lookup<I: BenchId>: Send + Sync + Sized + 'static {
     fn with_successes(ids: Vec<I>) -> impl Future<Output = Self> + Send;
 
     /// One query of `id`.
-    fn lookup<'a>(&'a self, id: &'a I) -> impl Future<Output = State> + Send + 'a;
+    fn lookup(&self, id: &I) -> impl Future<Output = State> + Send;
 }
 
 /// Fills a recorder with `ids`, each succeeded (through `launch_block`).
@@ -105,33 +105,31 @@ impl<I: BenchId> Launcher<I> for ThisCrate<I> {
         ThisCrate(tasks_recorder::AsyncTasksRecorder::new())
     }
 
-    fn launch<F>(&self, id: I, task: F) -> impl Future<Output = bool> + Send
+    async fn launch<F>(&self, id: I, task: F) -> bool
     where
         F: Future<Output = Result<(), ()>> + Send + 'static,
     {
-        async move { self.0.launch(id, task).await.is_ok() }
+        self.0.launch(id, task).await.is_ok()
     }
 }
 
 impl<I: BenchId> Recorder<I> for ThisCrate<I> {
-    fn launch_block<F>(&self, id: I, task: F) -> impl Future<Output = bool> + Send
+    async fn launch_block<F>(&self, id: I, task: F) -> bool
     where
         F: Future<Output = Result<(), ()>> + Send + 'static,
     {
-        async move { self.0.launch_block(id, task).await.is_ok() }
+        self.0.launch_block(id, task).await.is_ok()
     }
 
-    fn query<'a>(&'a self, id: &'a I) -> impl Future<Output = State> + Send + 'a {
-        async move { from_ours(self.0.query_task_state(id).await) }
+    async fn query(&self, id: &I) -> State {
+        from_ours(self.0.query_task_state(id).await)
     }
 
-    fn revoke(&self, id: I) -> impl Future<Output = bool> + Send {
-        async move {
-            self.0
-                .revoke_task_block(id, async { Ok::<(), ()>(()) })
-                .await
-                .is_ok()
-        }
+    async fn revoke(&self, id: I) -> bool {
+        self.0
+            .revoke_task_block(id, async { Ok::<(), ()>(()) })
+            .await
+            .is_ok()
     }
 
     fn list(&self, state: State) -> impl Future<Output = Vec<I>> + Send {
@@ -148,7 +146,7 @@ impl<I: BenchId> Lookup<I> for ThisCrate<I> {
         recorder
     }
 
-    fn lookup<'a>(&'a self, id: &'a I) -> impl Future<Output = State> + Send + 'a {
+    fn lookup(&self, id: &I) -> impl Future<Output = State> + Send {
         self.query(id)
     }
 }
@@ -174,48 +172,44 @@ impl<I: BenchId> Launcher<I> for V202<I> {
         V202(async_tasks_recorder::AsyncTasksRecorder::new())
     }
 
-    fn launch<F>(&self, id: I, task: F) -> impl Future<Output = bool> + Send
+    async fn launch<F>(&self, id: I, task: F) -> bool
     where
         F: Future<Output = Result<(), ()>> + Send + 'static,
     {
-        async move { self.0.launch(id, task).await.is_ok() }
+        self.0.launch(id, task).await.is_ok()
     }
 }
 
 impl<I: BenchId> Recorder<I> for V202<I> {
-    fn launch_block<F>(&self, id: I, task: F) -> impl Future<Output = bool> + Send
+    async fn launch_block<F>(&self, id: I, task: F) -> bool
     where
         F: Future<Output = Result<(), ()>> + Send + 'static,
     {
-        async move { self.0.launch_block(id, task).await.is_ok() }
+        self.0.launch_block(id, task).await.is_ok()
     }
 
-    fn query<'a>(&'a self, id: &'a I) -> impl Future<Output = State> + Send + 'a {
-        async move { from_202(self.0.query_task_state(id).await) }
+    async fn query(&self, id: &I) -> State {
+        from_202(self.0.query_task_state(id).await)
     }
 
-    fn revoke(&self, id: I) -> impl Future<Output = bool> + Send {
-        async move {
-            self.0
-                .revoke_task_block(id, async { Ok::<(), ()>(()) })
-                .await
-                .is_ok()
-        }
+    async fn revoke(&self, id: I) -> bool {
+        self.0
+            .revoke_task_block(id, async { Ok::<(), ()>(()) })
+            .await
+            .is_ok()
     }
 
     /// 2.0.2 keeps one set per state: listing scans that set (`get_*_tasks_ref().scan_async`).
-    fn list(&self, state: State) -> impl Future<Output = Vec<I>> + Send {
-        async move {
-            let set = match state {
-                State::Working => self.0.get_working_tasks_ref(),
-                State::Success => self.0.get_success_tasks_ref(),
-                State::Failed => self.0.get_failed_tasks_ref(),
-                State::NotFound => return Vec::new(),
-            };
-            let mut ids = Vec::new();
-            set.scan_async(|id| ids.push(id.clone())).await;
-            ids
-        }
+    async fn list(&self, state: State) -> Vec<I> {
+        let set = match state {
+            State::Working => self.0.get_working_tasks_ref(),
+            State::Success => self.0.get_success_tasks_ref(),
+            State::Failed => self.0.get_failed_tasks_ref(),
+            State::NotFound => return Vec::new(),
+        };
+        let mut ids = Vec::new();
+        set.scan_async(|id| ids.push(id.clone())).await;
+        ids
     }
 }
 
@@ -228,7 +222,7 @@ impl<I: BenchId> Lookup<I> for V202<I> {
         recorder
     }
 
-    fn lookup<'a>(&'a self, id: &'a I) -> impl Future<Output = State> + Send + 'a {
+    fn lookup(&self, id: &I) -> impl Future<Output = State> + Send {
         self.query(id)
     }
 }
@@ -245,8 +239,8 @@ impl<I: BenchId> Lookup<I> for V202Quick<I> {
         V202Quick(V202::with_successes(ids).await)
     }
 
-    fn lookup<'a>(&'a self, id: &'a I) -> impl Future<Output = State> + Send + 'a {
-        async move { from_202(self.0 .0.query_task_state_quick(id).await) }
+    async fn lookup(&self, id: &I) -> State {
+        from_202(self.0 .0.query_task_state_quick(id).await)
     }
 }
 
@@ -286,8 +280,8 @@ impl<I: BenchId> Recorder<I> for SccMap<I> {
         self.0.launch_block(id, task)
     }
 
-    fn query<'a>(&'a self, id: &'a I) -> impl Future<Output = State> + Send + 'a {
-        async move { from_map(self.0.query(id).await) }
+    async fn query(&self, id: &I) -> State {
+        from_map(self.0.query(id).await)
     }
 
     fn revoke(&self, id: I) -> impl Future<Output = bool> + Send {
@@ -308,7 +302,7 @@ impl<I: BenchId> Lookup<I> for SccMap<I> {
         recorder
     }
 
-    fn lookup<'a>(&'a self, id: &'a I) -> impl Future<Output = State> + Send + 'a {
+    fn lookup(&self, id: &I) -> impl Future<Output = State> + Send {
         self.query(id)
     }
 }
@@ -328,13 +322,11 @@ impl<I: BenchId> Lookup<I> for RawRead<I> {
         RawRead(map)
     }
 
-    fn lookup<'a>(&'a self, id: &'a I) -> impl Future<Output = State> + Send + 'a {
-        async move {
-            self.0
-                .read_async(id, |_, state| *state)
-                .await
-                .unwrap_or(State::NotFound)
-        }
+    async fn lookup(&self, id: &I) -> State {
+        self.0
+            .read_async(id, |_, state| *state)
+            .await
+            .unwrap_or(State::NotFound)
     }
 }
 
