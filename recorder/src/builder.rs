@@ -29,10 +29,21 @@ use crate::AsyncTasksRecorder;
 /// # }
 /// ```
 pub struct Builder<T> {
-    max_concurrency: Option<usize>,
-    token: Option<CancellationToken>,
+    options: Options,
     id: PhantomData<fn() -> T>,
 }
+
+/// Everything a [`Builder`] sets.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) max_concurrency: Option<usize>,
+    pub(crate) token: Option<CancellationToken>,
+    pub(crate) transitions_capacity: usize,
+    pub(crate) max_failed: Option<usize>,
+}
+
+/// The default capacity of the transitions stream.
+const TRANSITIONS_CAPACITY: usize = 1024;
 
 impl<T> Builder<T>
 where
@@ -41,8 +52,12 @@ where
     /// The default options: no concurrency limit, no cancellation token.
     pub fn new() -> Self {
         Builder {
-            max_concurrency: None,
-            token: None,
+            options: Options {
+                max_concurrency: None,
+                token: None,
+                transitions_capacity: TRANSITIONS_CAPACITY,
+                max_failed: None,
+            },
             id: PhantomData,
         }
     }
@@ -52,7 +67,8 @@ where
     /// while they wait. `0` means no limit (the default), and so does any limit above
     /// [`Semaphore::MAX_PERMITS`].
     pub fn max_concurrency(mut self, limit: usize) -> Self {
-        self.max_concurrency = (limit != 0 && limit <= Semaphore::MAX_PERMITS).then_some(limit);
+        self.options.max_concurrency =
+            (limit != 0 && limit <= Semaphore::MAX_PERMITS).then_some(limit);
         self
     }
 
@@ -66,13 +82,32 @@ where
     /// is built inside a tokio runtime (or at its first launch); the task ends when the
     /// recorder is dropped.
     pub fn cancellation_token(mut self, token: CancellationToken) -> Self {
-        self.token = Some(token);
+        self.options.token = Some(token);
+        self
+    }
+
+    /// How many transitions the [transitions
+    /// stream](AsyncTasksRecorder::subscribe_transitions) buffers for its slowest subscriber
+    /// before that subscriber starts losing the oldest ones (1024 by default; `0` is taken as
+    /// 1, and a huge value is capped at `usize::MAX / 2`, the channel's own limit).
+    pub fn transitions_capacity(mut self, capacity: usize) -> Self {
+        self.options.transitions_capacity = capacity.clamp(1, usize::MAX / 2);
+        self
+    }
+
+    /// Keeps at most `limit` `Failed` records: when a failure goes over the limit, the oldest
+    /// failed records are removed (their ids become `NotFound`), down to seven eighths of the
+    /// limit, so the scan this takes is paid once per many failures. `Success` records are
+    /// never removed by this: they are the at-most-once guarantee, and leave only by revoke.
+    /// `0` means no limit (the default).
+    pub fn max_failed(mut self, limit: usize) -> Self {
+        self.options.max_failed = (limit != 0).then_some(limit);
         self
     }
 
     /// The recorder.
     pub fn build(self) -> AsyncTasksRecorder<T> {
-        AsyncTasksRecorder::from_parts(self.max_concurrency, self.token)
+        AsyncTasksRecorder::from_options(self.options)
     }
 }
 
@@ -88,8 +123,7 @@ where
 impl<T> Clone for Builder<T> {
     fn clone(&self) -> Self {
         Builder {
-            max_concurrency: self.max_concurrency,
-            token: self.token.clone(),
+            options: self.options.clone(),
             id: PhantomData,
         }
     }
@@ -98,8 +132,7 @@ impl<T> Clone for Builder<T> {
 impl<T> fmt::Debug for Builder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
-            .field("max_concurrency", &self.max_concurrency)
-            .field("cancellation_token", &self.token)
+            .field("options", &self.options)
             .finish()
     }
 }

@@ -94,13 +94,16 @@ pub mod __private;
 mod attempt;
 mod builder;
 mod default_recorder;
+mod info;
 mod recorder;
 mod running;
 mod state;
+mod tally;
 mod transition;
 
 pub use builder::Builder;
 pub use default_recorder::*;
+pub use info::{Counters, Failure, FailureKind, TaskInfo, Transition};
 pub use recorder::AsyncTasksRecorder;
 pub use state::{LaunchError, RevokeFailReason, TaskState};
 

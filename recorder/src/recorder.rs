@@ -6,16 +6,19 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use scc::hash_map::Entry;
-use tokio::sync::Semaphore;
+use tokio::sync::{broadcast, Semaphore};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
 use crate::attempt::{Attempt, Revocation};
-use crate::running::Running;
+use crate::builder::Options;
+use crate::info::{Counters, TaskInfo, Transition};
+use crate::running::{Running, Stop};
+use crate::tally::{Event, Tally};
 use crate::transition::{self, LaunchRefusal, Outcome, Record, RevokeEnd, RevokeRefusal};
 use crate::{Builder, LaunchError, RevokeFailReason, TaskState};
 
@@ -62,6 +65,15 @@ pub(crate) struct Inner<T> {
     token: Option<CancellationToken>,
     /// Whether the task that watches `token` was started.
     watching: AtomicBool,
+    /// The event counters.
+    tally: Tally,
+    /// The transitions stream, created by its first subscriber: until then, transitions cost
+    /// one atomic load.
+    transitions: OnceLock<broadcast::Sender<Transition<T>>>,
+    /// The capacity of the transitions stream.
+    transitions_capacity: usize,
+    /// At most this many failed records are kept (the oldest are removed first).
+    max_failed: Option<usize>,
     /// What the watcher waits on: a child of `token`, so cancelled with it, and also cancelled
     /// by `_stop_watching` when the recorder is dropped, so the watcher ends too.
     wake_watcher: Option<CancellationToken>,
@@ -77,17 +89,39 @@ where
         self.tracker.is_closed() || self.token.as_ref().is_some_and(|t| t.is_cancelled())
     }
 
-    /// Applies `finish` for `attempt` of `id`, and wakes the attempt's waiters with the state
-    /// it ended in. Synchronous: it also runs from `Drop`.
+    /// Publishes a transition of `id` to the subscribers, if anyone ever subscribed. Called
+    /// under the id's entry lock, so each id's transitions are published in order.
+    fn publish(&self, id: &T, from: TaskState, to: TaskState) {
+        if let Some(transitions) = self.transitions.get() {
+            // No receiver left is not an error: the transition is simply not watched.
+            let _ = transitions.send(Transition {
+                id: id.clone(),
+                from,
+                to,
+            });
+        }
+    }
+
+    /// What happens when an attempt ends: applies `finish` for `attempt` of `id`, counts the
+    /// outcome, publishes the transition, and wakes the attempt's waiters with the state it
+    /// ended in. Synchronous: it also runs from `Drop`.
     pub(crate) fn settle(&self, id: &T, attempt: u32, outcome: Outcome) {
-        self.records.update_sync(id, |_, record| {
-            if let Some(next) = transition::finish(record, attempt, outcome) {
-                let state = next.state();
-                if let Record::Working { run, .. } = std::mem::replace(record, next) {
-                    run.ended(state);
-                }
+        let failed = self.records.update_sync(id, |id, record| {
+            let next = transition::finish(record, attempt, outcome, Instant::now)?;
+            let state = next.state();
+            self.tally.count(match &next {
+                Record::Failed { failure, .. } => Event::Failed(failure.kind),
+                _ => Event::Succeeded,
+            });
+            self.publish(id, TaskState::Working, state);
+            if let Record::Working { run, .. } = std::mem::replace(record, next) {
+                run.ended(state);
             }
+            Some(state == TaskState::Failed)
         });
+        if failed.flatten() == Some(true) {
+            self.enforce_max_failed();
+        }
     }
 
     /// Applies `end_revoke` to `id`.
@@ -95,23 +129,74 @@ where
         if let Some(mut entry) = self.records.get_sync(id) {
             match transition::end_revoke(entry.get(), revoked) {
                 RevokeEnd::Put(next) => *entry.get_mut() = next,
-                RevokeEnd::Remove => drop(entry.remove_entry()),
+                RevokeEnd::Remove => {
+                    self.tally.count(Event::Revoked);
+                    self.publish(entry.key(), TaskState::Success, TaskState::NotFound);
+                    drop(entry.remove_entry());
+                }
                 RevokeEnd::Keep => {}
             }
         }
     }
 
     /// Asks every running attempt to stop; returns how many were asked.
-    fn cancel_all(&self) -> usize {
+    fn cancel_all(&self, why: Stop) -> usize {
         let mut cancelled = 0;
         self.records.iter_sync(|_, record| {
             if let Record::Working { run, .. } = record {
-                run.cancel();
+                run.stop(why);
                 cancelled += 1;
             }
             true
         });
         cancelled
+    }
+
+    /// Removes every failed record for which `doomed` holds; returns how many it removed.
+    fn remove_failed_where(&self, mut doomed: impl FnMut(&Record) -> bool) -> usize {
+        let mut removed = 0;
+        self.records.retain_sync(|id, record| {
+            if transition::remove_failed(record) && doomed(record) {
+                self.publish(id, TaskState::Failed, TaskState::NotFound);
+                removed += 1;
+                return false;
+            }
+            true
+        });
+        self.tally.removed(removed as u64);
+        removed
+    }
+
+    /// The `max_failed` policy: when more failed records are kept than allowed, removes the
+    /// oldest, down to seven eighths of the limit, so the scan it takes is paid once per
+    /// many failures.
+    fn enforce_max_failed(&self) {
+        let Some(max) = self.max_failed else { return };
+        if self.tally.snapshot().failed_now <= max as u64 {
+            return;
+        }
+        let target = max - max / 8;
+        let mut ages = Vec::new();
+        self.records.iter_sync(|_, record| {
+            if let Record::Failed { failure, .. } = record {
+                ages.push(failure.at);
+            }
+            true
+        });
+        if ages.len() <= target {
+            return;
+        }
+        let excess = ages.len() - target;
+        let (_, cutoff, _) = ages.select_nth_unstable(excess - 1);
+        let cutoff = *cutoff;
+        let mut budget = excess;
+        self.remove_failed_where(|record| match record {
+            Record::Failed { failure, .. } if budget > 0 && failure.at <= cutoff => {
+                budget -= 1;
+                true
+            }
+            _ => false,
+        });
     }
 
     /// Starts, once and if there is a runtime, the task that closes the recorder and cancels
@@ -137,7 +222,7 @@ where
             woken.cancelled().await;
             if let (true, Some(inner)) = (token.is_cancelled(), inner.upgrade()) {
                 inner.tracker.close();
-                inner.cancel_all();
+                inner.cancel_all(Stop::Shutdown);
             }
         });
     }
@@ -158,10 +243,13 @@ where
         Builder::new()
     }
 
-    pub(crate) fn from_parts(
-        max_concurrency: Option<usize>,
-        token: Option<CancellationToken>,
-    ) -> Self {
+    pub(crate) fn from_options(options: Options) -> Self {
+        let Options {
+            max_concurrency,
+            token,
+            transitions_capacity,
+            max_failed,
+        } = options;
         let wake_watcher = token.as_ref().map(CancellationToken::child_token);
         let stop_watching = wake_watcher.clone().map(CancellationToken::drop_guard);
         let inner = Arc::new(Inner {
@@ -170,6 +258,10 @@ where
             limit: max_concurrency.map(Semaphore::new),
             token,
             watching: AtomicBool::new(false),
+            tally: Tally::default(),
+            transitions: OnceLock::new(),
+            transitions_capacity,
+            max_failed,
             wake_watcher,
             _stop_watching: stop_watching,
         });
@@ -200,10 +292,21 @@ where
             Entry::Occupied(occupied) => Some(occupied.get()),
             Entry::Vacant(_) => None,
         };
+        let from = current.map_or(TaskState::NotFound, Record::state);
         let attempt = match transition::launch(current, self.inner.is_closed()) {
             Ok(attempt) => attempt,
-            Err(refusal) => return Err((refusal, task)),
+            Err(refusal) => {
+                self.inner.tally.count(match refusal {
+                    LaunchRefusal::Running => Event::RefusedRunning,
+                    LaunchRefusal::Succeeded => Event::RefusedSucceeded,
+                    LaunchRefusal::Closed { .. } => Event::RefusedClosed,
+                });
+                return Err((refusal, task));
+            }
         };
+        self.inner.tally.count(Event::Launched {
+            relaunch: from == TaskState::Failed,
+        });
         let run = Arc::new(running());
         let record = Record::Working {
             attempts: attempt,
@@ -214,12 +317,9 @@ where
                 *occupied.get_mut() = record;
                 occupied.key().clone()
             }
-            Entry::Vacant(vacant) => {
-                let id = vacant.key().clone();
-                vacant.insert_entry(record);
-                id
-            }
+            Entry::Vacant(vacant) => vacant.insert_entry(record).key().clone(),
         };
+        self.inner.publish(&id, from, TaskState::Working);
         let guard = Attempt {
             inner: Arc::clone(&self.inner),
             id,
@@ -232,7 +332,12 @@ where
 
     /// `launch` and `try_launch`: claims the id, then spawns the attempt once its record is
     /// stored and the entry unlocked.
-    fn spawn<Fut, R, E>(&self, task_id: T, task: Fut) -> Result<(), (LaunchRefusal, Fut)>
+    fn spawn<Fut, R, E>(
+        &self,
+        task_id: T,
+        task: Fut,
+        describe: fn(&E) -> Option<String>,
+    ) -> Result<(), (LaunchRefusal, Fut)>
     where
         Fut: Future<Output = Result<R, E>> + Send + 'static,
         R: Send + 'static,
@@ -243,21 +348,26 @@ where
             panic!("AsyncTasksRecorder::launch must be called from within a tokio runtime");
         };
         let (attempt, run, task) = self.claim(task_id, task, Running::spawned)?;
-        let spawned = runtime.spawn(attempt.run(task));
+        let spawned = runtime.spawn(attempt.run(task, describe));
         run.spawned_as(spawned.abort_handle());
         Ok(())
     }
 
     /// `launch_block` and `try_launch_block`: claims the id, then runs the attempt inline,
     /// until it ends or is cancelled.
-    async fn run_inline<Fut, R, E>(&self, task_id: T, task: Fut) -> Result<(), (LaunchRefusal, Fut)>
+    async fn run_inline<Fut, R, E>(
+        &self,
+        task_id: T,
+        task: Fut,
+        describe: fn(&E) -> Option<String>,
+    ) -> Result<(), (LaunchRefusal, Fut)>
     where
         Fut: Future<Output = Result<R, E>>,
     {
         let cancel = CancellationToken::new();
         let (attempt, _run, task) =
             self.claim(task_id, task, || Running::inline(cancel.clone()))?;
-        attempt.run_until_cancelled(task, cancel).await;
+        attempt.run_until_cancelled(task, describe, cancel).await;
         Ok(())
     }
 
@@ -289,7 +399,7 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.spawn(task_id, task)
+        self.spawn(task_id, task, no_text)
             .map_err(|(refusal, task)| (refused_state(refusal), task))
     }
 
@@ -304,7 +414,7 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.spawn(task_id, task)
+        self.spawn(task_id, task, no_text)
             .map_err(|(refusal, task)| launch_error(refusal, task))
     }
 
@@ -326,7 +436,7 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.run_inline(task_id, task)
+        self.run_inline(task_id, task, no_text)
             .await
             .map_err(|(refusal, task)| (refused_state(refusal), task))
     }
@@ -341,9 +451,45 @@ where
     where
         Fut: Future<Output = Result<R, E>>,
     {
-        self.run_inline(task_id, task)
+        self.run_inline(task_id, task, no_text)
             .await
             .map_err(|(refusal, task)| launch_error(refusal, task))
+    }
+
+    /// Like [`launch`](Self::launch), and when `task` returns `Err(e)`, keeps `e.to_string()`
+    /// as the failure's message (see [`task_info`](Self::task_info)). The text is kept with
+    /// the failed record only, and freed when the id is launched again.
+    ///
+    /// # Panics
+    /// Panics if called outside a tokio runtime, like [`tokio::spawn`].
+    pub async fn launch_with_error_text<Fut, R, E>(
+        &self,
+        task_id: T,
+        task: Fut,
+    ) -> Result<(), (TaskState, Fut)>
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        self.spawn(task_id, task, error_text)
+            .map_err(|(refusal, task)| (refused_state(refusal), task))
+    }
+
+    /// Like [`launch_block`](Self::launch_block), keeping the error's text as
+    /// [`launch_with_error_text`](Self::launch_with_error_text) does.
+    pub async fn launch_block_with_error_text<Fut, R, E>(
+        &self,
+        task_id: T,
+        task: Fut,
+    ) -> Result<(), (TaskState, Fut)>
+    where
+        Fut: Future<Output = Result<R, E>>,
+        E: fmt::Display,
+    {
+        self.run_inline(task_id, task, error_text)
+            .await
+            .map_err(|(refusal, task)| (refused_state(refusal), task))
     }
 
     /// The state of `task_id`, read atomically from its one record: a linearizable answer.
@@ -465,6 +611,82 @@ where
         self.for_each_in_state(state, |_| {}).await
     }
 
+    /// The record of `task_id`: its state, its number of attempts, and why its last attempt
+    /// failed if it is `Failed`; `None` if it is `NotFound`. One hash map read (plus a copy of
+    /// the failure's message).
+    pub async fn task_info<Q>(&self, task_id: &Q) -> Option<TaskInfo>
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.inner
+            .records
+            .read_sync(task_id, |_, record| record.info())
+    }
+
+    /// The recorder's counters and gauges: a few atomic loads, no lock. See [`Counters`] for
+    /// what each counts and how exact a snapshot is.
+    pub fn counters(&self) -> Counters {
+        self.inner.tally.snapshot()
+    }
+
+    /// A stream of every state change from now on, as [`Transition`]s: `NotFound` or `Failed`
+    /// to `Working` on launch, `Working` to `Success` or `Failed` when an attempt ends,
+    /// `Success` to `NotFound` on revoke, `Failed` to `NotFound` when a failed record is
+    /// removed. Each id's transitions arrive in order.
+    ///
+    /// It is a [`tokio::sync::broadcast`] channel: a subscriber that falls more than its
+    /// capacity behind (1024 by default, see [`Builder::transitions_capacity`]) loses the
+    /// oldest transitions and is told how many with
+    /// [`RecvError::Lagged`](broadcast::error::RecvError::Lagged); it never slows the tasks
+    /// down. Until the first subscription, the stream costs nothing; after it, every
+    /// transition clones its id.
+    pub fn subscribe_transitions(&self) -> broadcast::Receiver<Transition<T>> {
+        self.inner
+            .transitions
+            .get_or_init(|| broadcast::Sender::new(self.inner.transitions_capacity))
+            .subscribe()
+    }
+
+    /// Removes the record of `task_id` if it is `Failed` (the id becomes `NotFound`); returns
+    /// whether it did. Other states are left as they are.
+    pub fn remove_failed<Q>(&self, task_id: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let Some(entry) = self.inner.records.get_sync(task_id) else {
+            return false;
+        };
+        if !transition::remove_failed(entry.get()) {
+            return false;
+        }
+        self.inner.tally.removed(1);
+        self.inner
+            .publish(entry.key(), TaskState::Failed, TaskState::NotFound);
+        drop(entry.remove_entry());
+        true
+    }
+
+    /// Removes every `Failed` record; returns how many. Scans every record, like
+    /// [`for_each_in_state`](Self::for_each_in_state).
+    pub fn clear_failed(&self) -> usize {
+        self.inner.remove_failed_where(|_| true)
+    }
+
+    /// Removes the `Failed` records whose attempt ended more than `age` ago; returns how many.
+    /// Call it periodically (e.g. from a [`tokio::time::interval`] loop) to bound memory by
+    /// age; [`Builder::max_failed`] bounds it by count.
+    pub fn remove_failed_older_than(&self, age: Duration) -> usize {
+        let Some(cutoff) = Instant::now().checked_sub(age) else {
+            return 0;
+        };
+        self.inner.remove_failed_where(|record| match record {
+            Record::Failed { failure, .. } => failure.at < cutoff,
+            _ => false,
+        })
+    }
+
     /// How many ids have a record (are not `NotFound`). O(1) but approximate while records
     /// are added or removed concurrently.
     pub fn len(&self) -> usize {
@@ -532,7 +754,7 @@ where
             .records
             .read_sync(task_id, |_, record| match record {
                 Record::Working { run, .. } => {
-                    run.cancel();
+                    run.stop(Stop::Cancel);
                     true
                 }
                 _ => false,
@@ -544,7 +766,7 @@ where
     /// returns how many it asked. The recorder stays open: attempts launched after the scan
     /// passed their id run normally.
     pub fn cancel_all(&self) -> usize {
-        self.inner.cancel_all()
+        self.inner.cancel_all(Stop::Cancel)
     }
 
     /// Closes the recorder to new launches: [`launch`](Self::launch) and friends refuse every
@@ -589,10 +811,20 @@ where
         {
             return 0;
         }
-        let cancelled = self.inner.cancel_all();
+        let cancelled = self.inner.cancel_all(Stop::Shutdown);
         self.inner.tracker.wait().await;
         cancelled
     }
+}
+
+/// Keeps no text of an error (`launch`, `launch_block`).
+fn no_text<E>(_: &E) -> Option<String> {
+    None
+}
+
+/// Keeps the text of an error (`launch_with_error_text` and its `_block` form).
+fn error_text<E: fmt::Display>(error: &E) -> Option<String> {
+    Some(error.to_string())
 }
 
 /// The state `launch` reports for a refusal.

@@ -1,13 +1,14 @@
 //! What the record of a running attempt holds besides its number: how to cancel it, and the
 //! tasks waiting for it to end.
 
-use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::info::FailureKind;
 use crate::TaskState;
 
 /// The runtime side of a `Working` record, shared (in an `Arc`) by the record and the
@@ -15,9 +16,24 @@ use crate::TaskState;
 #[derive(Debug)]
 pub(crate) struct Running {
     cancel: Canceller,
+    /// Who asked the attempt to stop: [`NOT_STOPPED`], [`CANCELLED`] or [`SHUT_DOWN`].
+    stopped_by: AtomicU8,
     /// Created by the first waiter; when the attempt ends it receives the final state. A waiter
     /// subscribes under the entry lock, so it cannot miss the end.
     waiters: OnceLock<watch::Sender<TaskState>>,
+}
+
+const NOT_STOPPED: u8 = 0;
+const CANCELLED: u8 = 1;
+const SHUT_DOWN: u8 = 2;
+
+/// Why the recorder stops an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// `cancel` or `cancel_all`.
+    Cancel,
+    /// A shutdown's grace period ran out, or the recorder's token was cancelled.
+    Shutdown,
 }
 
 /// How to stop a running attempt: its future is dropped at its next `.await`.
@@ -27,12 +43,9 @@ pub(crate) enum Canceller {
     ///
     /// The task is spawned after the entry lock is released (on a runtime that is shutting
     /// down, spawning drops the future at once, and its guard then locks the entry), so the
-    /// abort handle arrives after the record. A cancel that comes first leaves `requested`
+    /// abort handle arrives after the record. A cancel that comes first leaves `stopped_by`
     /// set, and the launcher aborts the task as soon as it has the handle.
-    Spawned {
-        handle: OnceLock<AbortHandle>,
-        requested: AtomicBool,
-    },
+    Spawned(OnceLock<AbortHandle>),
     /// The attempt runs inside its caller's future (`launch_block`), which races it against
     /// this token.
     Inline(CancellationToken),
@@ -41,10 +54,7 @@ pub(crate) enum Canceller {
 impl Running {
     /// The record side of an attempt that `launch` spawns.
     pub(crate) fn spawned() -> Self {
-        Running::with(Canceller::Spawned {
-            handle: OnceLock::new(),
-            requested: AtomicBool::new(false),
-        })
+        Running::with(Canceller::Spawned(OnceLock::new()))
     }
 
     /// The record side of an attempt that `launch_block` runs, cancelled through `token`.
@@ -55,6 +65,7 @@ impl Running {
     fn with(cancel: Canceller) -> Self {
         Running {
             cancel,
+            stopped_by: AtomicU8::new(NOT_STOPPED),
             waiters: OnceLock::new(),
         }
     }
@@ -62,28 +73,46 @@ impl Running {
     /// Hands over the abort handle of the spawned attempt; aborts at once if a cancel came
     /// first.
     pub(crate) fn spawned_as(&self, task: AbortHandle) {
-        if let Canceller::Spawned { handle, requested } = &self.cancel {
+        if let Canceller::Spawned(handle) = &self.cancel {
             let task = handle.get_or_init(|| task);
-            // Pairs with the fence in `cancel`: one of the two sides sees the other's write.
+            // Pairs with the fence in `stop`: one of the two sides sees the other's write.
             fence(Ordering::SeqCst);
-            if requested.load(Ordering::Relaxed) {
+            if self.stopped_by.load(Ordering::Relaxed) != NOT_STOPPED {
                 task.abort();
             }
         }
     }
 
     /// Asks the attempt to stop; it settles as `Failed` once its future is dropped (or as
-    /// whatever it returned, if it finished first).
-    pub(crate) fn cancel(&self) {
+    /// whatever it returned, if it finished first). The first request names the reason.
+    pub(crate) fn stop(&self, why: Stop) {
+        let code = match why {
+            Stop::Cancel => CANCELLED,
+            Stop::Shutdown => SHUT_DOWN,
+        };
+        let _ = self.stopped_by.compare_exchange(
+            NOT_STOPPED,
+            code,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
         match &self.cancel {
-            Canceller::Spawned { handle, requested } => {
-                requested.store(true, Ordering::Relaxed);
+            Canceller::Spawned(handle) => {
                 fence(Ordering::SeqCst);
                 if let Some(task) = handle.get() {
                     task.abort();
                 }
             }
             Canceller::Inline(token) => token.cancel(),
+        }
+    }
+
+    /// Why the recorder asked the attempt to stop, if it did.
+    pub(crate) fn stopped_by(&self) -> Option<FailureKind> {
+        match self.stopped_by.load(Ordering::Relaxed) {
+            CANCELLED => Some(FailureKind::Cancelled),
+            SHUT_DOWN => Some(FailureKind::ShutDown),
+            _ => None,
         }
     }
 

@@ -19,7 +19,9 @@
 //! `NotFound` and `Failed` ids.
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use crate::info::{Failure, FailureKind, TaskInfo};
 use crate::running::Running;
 use crate::TaskState;
 
@@ -36,8 +38,11 @@ pub(crate) enum Record {
     Success { attempts: u32 },
     /// A revoke future is running for this succeeded id.
     Revoking { attempts: u32 },
-    /// Attempt number `attempts` failed.
-    Failed { attempts: u32 },
+    /// Attempt number `attempts` failed, for this reason (boxed: only failed ids pay for it).
+    Failed {
+        attempts: u32,
+        failure: Box<Failure>,
+    },
 }
 
 impl Record {
@@ -49,16 +54,33 @@ impl Record {
             Record::Failed { .. } => TaskState::Failed,
         }
     }
+
+    /// What [`task_info`](crate::AsyncTasksRecorder::task_info) reports for this record.
+    pub(crate) fn info(&self) -> TaskInfo {
+        let (attempts, failure) = match self {
+            Record::Working { attempts, .. }
+            | Record::Success { attempts }
+            | Record::Revoking { attempts } => (*attempts, None),
+            Record::Failed { attempts, failure } => (*attempts, Some(Failure::clone(failure))),
+        };
+        TaskInfo {
+            state: self.state(),
+            attempts,
+            failure,
+        }
+    }
 }
 
 /// How one attempt of a task ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// The future returned `Ok`.
     Succeeded,
-    /// The future returned `Err`.
-    Failed,
-    /// The future panicked, was cancelled, or was dropped before it finished.
+    /// The future returned `Err`, with the error's text if it was kept.
+    Failed(Option<String>),
+    /// The future panicked, with the panic's message if it had one.
+    Panicked(Option<String>),
+    /// The future was dropped before it finished: cancelled, or dropped by its owner.
     Abandoned,
 }
 
@@ -104,7 +126,7 @@ pub(crate) fn launch(current: Option<&Record>, closed: bool) -> Result<u32, Laun
             return Err(LaunchRefusal::Succeeded)
         }
         None => 1,
-        Some(Record::Failed { attempts }) => attempts.saturating_add(1),
+        Some(Record::Failed { attempts, .. }) => attempts.saturating_add(1),
     };
     if closed {
         let current = current.map_or(TaskState::NotFound, Record::state);
@@ -113,19 +135,45 @@ pub(crate) fn launch(current: Option<&Record>, closed: bool) -> Result<u32, Laun
     Ok(next)
 }
 
-/// Attempt number `attempt` of the id ended with `outcome`.
+/// Attempt number `attempt` of the id ended with `outcome`, at `at`.
 ///
 /// Returns the record to store. Only that attempt's own `Working` record changes (`None`
 /// otherwise): anything else means the attempt was already settled and the record now belongs
-/// to a later attempt, so it is kept.
-pub(crate) fn finish(current: &Record, attempt: u32, outcome: Outcome) -> Option<Record> {
-    match *current {
-        Record::Working { attempts, .. } if attempts == attempt => Some(match outcome {
-            Outcome::Succeeded => Record::Success { attempts },
-            Outcome::Failed | Outcome::Abandoned => Record::Failed { attempts },
-        }),
-        _ => None,
+/// to a later attempt, so it is kept. An abandoned attempt failed as
+/// [`FailureKind::Cancelled`] or [`FailureKind::ShutDown`] if the recorder asked it to stop,
+/// and as [`FailureKind::Dropped`] otherwise.
+pub(crate) fn finish(
+    current: &Record,
+    attempt: u32,
+    outcome: Outcome,
+    at: impl FnOnce() -> Instant,
+) -> Option<Record> {
+    let Record::Working { attempts, run } = current else {
+        return None;
+    };
+    if *attempts != attempt {
+        return None;
     }
+    let (kind, message) = match outcome {
+        Outcome::Succeeded => return Some(Record::Success { attempts: attempt }),
+        Outcome::Failed(message) => (FailureKind::Error, message),
+        Outcome::Panicked(message) => (FailureKind::Panicked, message),
+        Outcome::Abandoned => (run.stopped_by().unwrap_or(FailureKind::Dropped), None),
+    };
+    Some(Record::Failed {
+        attempts: attempt,
+        failure: Box::new(Failure {
+            kind,
+            message,
+            at: at(),
+        }),
+    })
+}
+
+/// A removal of the id's failed record (by hand, by age, or by the `max_failed` policy):
+/// only a `Failed` record can be removed; the id is then `NotFound`.
+pub(crate) fn remove_failed(current: &Record) -> bool {
+    matches!(current, Record::Failed { .. })
 }
 
 /// A revoke of the id begins: only a `Success` id can be revoked, one revoke at a time.
@@ -156,7 +204,7 @@ impl PartialEq for Record {
             (Record::Working { attempts: a, .. }, Record::Working { attempts: b, .. })
             | (Record::Success { attempts: a }, Record::Success { attempts: b })
             | (Record::Revoking { attempts: a }, Record::Revoking { attempts: b })
-            | (Record::Failed { attempts: a }, Record::Failed { attempts: b }) => a == b,
+            | (Record::Failed { attempts: a, .. }, Record::Failed { attempts: b, .. }) => a == b,
             _ => false,
         }
     }
@@ -172,6 +220,17 @@ mod tests {
         Record::Working {
             attempts,
             run: Arc::new(Running::inline(Default::default())),
+        }
+    }
+
+    fn failed(attempts: u32, kind: FailureKind) -> Record {
+        Record::Failed {
+            attempts,
+            failure: Box::new(Failure {
+                kind,
+                message: None,
+                at: Instant::now(),
+            }),
         }
     }
 
@@ -192,7 +251,7 @@ mod tests {
             );
         }
         assert_eq!(launch(None, false), Ok(1));
-        assert_eq!(launch(Some(&Record::Failed { attempts: 2 }), false), Ok(3));
+        assert_eq!(launch(Some(&failed(2, FailureKind::Error)), false), Ok(3));
         assert_eq!(
             launch(None, true),
             Err(LaunchRefusal::Closed {
@@ -200,7 +259,7 @@ mod tests {
             })
         );
         assert_eq!(
-            launch(Some(&Record::Failed { attempts: 2 }), true),
+            launch(Some(&failed(2, FailureKind::Error)), true),
             Err(LaunchRefusal::Closed {
                 current: TaskState::Failed
             })
@@ -210,26 +269,26 @@ mod tests {
     /// Catches a stale attempt (cancelled, then relaunched) overwriting the new attempt.
     #[test]
     fn finish_only_touches_its_own_attempt() {
+        let now = Instant::now;
         let current = working(2);
-        assert_eq!(finish(&current, 1, Outcome::Succeeded), None);
+        assert_eq!(finish(&current, 1, Outcome::Succeeded, now), None);
+        let abandoned = finish(&current, 2, Outcome::Abandoned, now).expect("its own attempt");
         assert_eq!(
-            finish(&current, 2, Outcome::Abandoned),
-            Some(Record::Failed { attempts: 2 })
+            abandoned.info().failure.map(|f| f.kind),
+            Some(FailureKind::Dropped)
         );
         assert_eq!(
-            finish(&current, 2, Outcome::Succeeded),
+            finish(&current, 2, Outcome::Succeeded, now),
             Some(Record::Success { attempts: 2 })
         );
-        assert_eq!(
-            finish(&Record::Failed { attempts: 2 }, 2, Outcome::Failed),
-            None
-        );
+        let settled = failed(2, FailureKind::Error);
+        assert_eq!(finish(&settled, 2, Outcome::Failed(None), now), None);
     }
 
     /// Catches 2.0.2's bug: a refused revoke must leave no "revoking" mark behind.
     #[test]
     fn refused_revoke_changes_nothing() {
-        for current in [working(1), Record::Failed { attempts: 1 }] {
+        for current in [working(1), failed(1, FailureKind::Panicked)] {
             assert_eq!(begin_revoke(&current), Err(RevokeRefusal::NotSuccess));
         }
         let revoking = Record::Revoking { attempts: 4 };

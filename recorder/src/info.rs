@@ -1,0 +1,144 @@
+//! What the recorder tells about tasks besides their state: why one failed, how many
+//! attempts it took, the counters of the whole recorder, and its transitions as they happen.
+
+use std::fmt;
+use std::time::Instant;
+
+use crate::TaskState;
+
+/// The record of one id, from [`task_info`](crate::AsyncTasksRecorder::task_info).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskInfo {
+    /// The id's state (a revoking id is `Success`).
+    pub state: TaskState,
+    /// How many times the id was launched since it was last `NotFound` (1 for the first
+    /// attempt; failures and relaunches add up; a revoke starts again from 0).
+    pub attempts: u32,
+    /// Why the last attempt failed, when `state` is [`TaskState::Failed`].
+    pub failure: Option<Failure>,
+}
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Failure {
+    /// What ended the attempt.
+    pub kind: FailureKind,
+    /// The error's text (launched with
+    /// [`launch_with_error_text`](crate::AsyncTasksRecorder::launch_with_error_text) or its
+    /// `_block` form) or the panic's message, when there is one.
+    pub message: Option<String>,
+    /// When the attempt ended.
+    pub at: Instant,
+}
+
+/// What ended a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The future returned `Err`.
+    Error,
+    /// The future panicked.
+    Panicked,
+    /// The attempt was cancelled by [`cancel`](crate::AsyncTasksRecorder::cancel) or
+    /// [`cancel_all`](crate::AsyncTasksRecorder::cancel_all).
+    Cancelled,
+    /// The attempt was cancelled by a shutdown: the grace period of
+    /// [`shutdown_with_grace`](crate::AsyncTasksRecorder::shutdown_with_grace) ran out, or the
+    /// recorder's cancellation token was cancelled.
+    ShutDown,
+    /// The future was dropped before it finished, by nobody's request through the recorder:
+    /// a `launch_block` future dropped half way, or the runtime shut down.
+    Dropped,
+}
+
+impl FailureKind {
+    /// The kind's name in lower case, e.g. `"panicked"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Error => "error",
+            FailureKind::Panicked => "panicked",
+            FailureKind::Cancelled => "cancelled",
+            FailureKind::ShutDown => "shut_down",
+            FailureKind::Dropped => "dropped",
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            Some(message) => write!(f, "{}: {message}", self.kind),
+            None => write!(f, "{}", self.kind),
+        }
+    }
+}
+
+/// One change of an id's state, from
+/// [`subscribe_transitions`](crate::AsyncTasksRecorder::subscribe_transitions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Transition<T> {
+    /// The id that changed.
+    pub id: T,
+    /// Its state before.
+    pub from: TaskState,
+    /// Its state after.
+    pub to: TaskState,
+}
+
+/// The recorder's counters and gauges at one moment, from
+/// [`counters`](crate::AsyncTasksRecorder::counters).
+///
+/// Every counter counts from the recorder's creation and is exact: each event is counted once,
+/// whatever ends an attempt (panics and cancellations included). The counters are read one
+/// by one, so while tasks run, a snapshot may show an event in one counter and not yet in
+/// another; the gauges are derived from them and may be off by the transitions in flight.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Attempts started (launches accepted).
+    pub launched: u64,
+    /// Launches refused because the id was running.
+    pub refused_running: u64,
+    /// Launches refused because the id had succeeded.
+    pub refused_succeeded: u64,
+    /// Launches refused because the recorder was closed.
+    pub refused_closed: u64,
+    /// Attempts that returned `Ok`.
+    pub succeeded: u64,
+    /// Attempts that returned `Err`.
+    pub failed: u64,
+    /// Attempts that panicked.
+    pub panicked: u64,
+    /// Attempts cancelled (by `cancel`, `cancel_all`, or a shutdown).
+    pub cancelled: u64,
+    /// Attempts dropped before they finished, by nobody's request (see
+    /// [`FailureKind::Dropped`]).
+    pub dropped: u64,
+    /// Successes revoked.
+    pub revoked: u64,
+    /// Failed records removed (by `remove_failed`, `clear_failed`, age, or the
+    /// `max_failed` policy).
+    pub removed: u64,
+    /// Gauge: ids `Working` now.
+    pub working: u64,
+    /// Gauge: ids `Success` now (revoking ones included).
+    pub success: u64,
+    /// Gauge: ids `Failed` now.
+    pub failed_now: u64,
+}
+
+impl Counters {
+    /// Launches refused, for any reason.
+    pub fn refused(&self) -> u64 {
+        self.refused_running + self.refused_succeeded + self.refused_closed
+    }
+}

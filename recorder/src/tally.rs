@@ -1,0 +1,113 @@
+//! The recorder's event counters: one atomic each, on its own cache line so that tasks
+//! finishing on different threads do not fight over one line.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::info::{Counters, FailureKind};
+
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Counter(AtomicU64);
+
+impl Counter {
+    fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn add_n(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Every event the recorder counts. Each is counted where the state machine applies it, under
+/// the id's entry lock, so each counts exactly once.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    launched: Counter,
+    /// Launches of a `Failed` id: each takes one id out of the failed gauge.
+    relaunched: Counter,
+    refused_running: Counter,
+    refused_succeeded: Counter,
+    refused_closed: Counter,
+    succeeded: Counter,
+    failed: Counter,
+    panicked: Counter,
+    cancelled: Counter,
+    dropped: Counter,
+    revoked: Counter,
+    removed: Counter,
+}
+
+/// An event to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    Launched { relaunch: bool },
+    RefusedRunning,
+    RefusedSucceeded,
+    RefusedClosed,
+    Succeeded,
+    Failed(FailureKind),
+    Revoked,
+}
+
+impl Tally {
+    pub(crate) fn count(&self, event: Event) {
+        match event {
+            Event::Launched { relaunch } => {
+                self.launched.add();
+                if relaunch {
+                    self.relaunched.add();
+                }
+            }
+            Event::RefusedRunning => self.refused_running.add(),
+            Event::RefusedSucceeded => self.refused_succeeded.add(),
+            Event::RefusedClosed => self.refused_closed.add(),
+            Event::Succeeded => self.succeeded.add(),
+            Event::Failed(FailureKind::Error) => self.failed.add(),
+            Event::Failed(FailureKind::Panicked) => self.panicked.add(),
+            Event::Failed(FailureKind::Cancelled | FailureKind::ShutDown) => self.cancelled.add(),
+            Event::Failed(FailureKind::Dropped) => self.dropped.add(),
+            Event::Revoked => self.revoked.add(),
+        }
+    }
+
+    /// `n` failed records were removed.
+    pub(crate) fn removed(&self, n: u64) {
+        self.removed.add_n(n);
+    }
+
+    pub(crate) fn snapshot(&self) -> Counters {
+        // Ends are read before starts, so a gauge is never negative for an attempt that
+        // ended during the snapshot.
+        let revoked = self.revoked.get();
+        let removed = self.removed.get();
+        let succeeded = self.succeeded.get();
+        let failed = self.failed.get();
+        let panicked = self.panicked.get();
+        let cancelled = self.cancelled.get();
+        let dropped = self.dropped.get();
+        let relaunched = self.relaunched.get();
+        let launched = self.launched.get();
+        let failures = failed + panicked + cancelled + dropped;
+        Counters {
+            launched,
+            refused_running: self.refused_running.get(),
+            refused_succeeded: self.refused_succeeded.get(),
+            refused_closed: self.refused_closed.get(),
+            succeeded,
+            failed,
+            panicked,
+            cancelled,
+            dropped,
+            revoked,
+            removed,
+            working: launched.saturating_sub(succeeded + failures),
+            success: succeeded.saturating_sub(revoked),
+            failed_now: failures.saturating_sub(relaunched + removed),
+        }
+    }
+}
