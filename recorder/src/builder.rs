@@ -3,6 +3,7 @@
 use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +31,7 @@ use crate::AsyncTasksRecorder;
 /// ```
 pub struct Builder<T> {
     options: Options,
+    describe_id: Option<fn(&T) -> String>,
     id: PhantomData<fn() -> T>,
 }
 
@@ -40,7 +42,11 @@ pub(crate) struct Options {
     pub(crate) token: Option<CancellationToken>,
     pub(crate) transitions_capacity: usize,
     pub(crate) max_failed: Option<usize>,
+    pub(crate) name: Arc<str>,
 }
+
+/// The name of a recorder built without [`Builder::name`].
+pub(crate) const DEFAULT_NAME: &str = "tasks";
 
 /// The default capacity of the transitions stream.
 const TRANSITIONS_CAPACITY: usize = 1024;
@@ -57,7 +63,9 @@ where
                 token: None,
                 transitions_capacity: TRANSITIONS_CAPACITY,
                 max_failed: None,
+                name: Arc::from(DEFAULT_NAME),
             },
+            describe_id: None,
             id: PhantomData,
         }
     }
@@ -105,9 +113,35 @@ where
         self
     }
 
+    /// Names the recorder (`"tasks"` by default): the `recorder` label of its
+    /// [metrics](AsyncTasksRecorder::publish_metrics) and the `recorder` field of its
+    /// `tracing` spans and events, so that several recorders can be told apart.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.options.name = Arc::from(name.into());
+        self
+    }
+
+    /// How the `tracing` feature shows an id in spans and events (ids are not shown without
+    /// it, since the id type need not be printable). See also
+    /// [`describe_ids`](Self::describe_ids).
+    pub fn describe_ids_with(mut self, describe: fn(&T) -> String) -> Self {
+        self.describe_id = Some(describe);
+        self
+    }
+
     /// The recorder.
     pub fn build(self) -> AsyncTasksRecorder<T> {
-        AsyncTasksRecorder::from_options(self.options)
+        AsyncTasksRecorder::from_options(self.options, self.describe_id)
+    }
+}
+
+impl<T> Builder<T>
+where
+    T: Eq + Hash + Clone + Send + Sync + fmt::Debug + 'static,
+{
+    /// Shows ids with their `Debug` form in `tracing` spans and events.
+    pub fn describe_ids(self) -> Self {
+        self.describe_ids_with(|id| format!("{id:?}"))
     }
 }
 
@@ -124,6 +158,7 @@ impl<T> Clone for Builder<T> {
     fn clone(&self) -> Self {
         Builder {
             options: self.options.clone(),
+            describe_id: self.describe_id,
             id: PhantomData,
         }
     }

@@ -95,10 +95,14 @@ mod attempt;
 mod builder;
 mod default_recorder;
 mod info;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod recorder;
 mod running;
 mod state;
 mod tally;
+#[cfg(feature = "tracing")]
+mod trace;
 mod transition;
 
 pub use builder::Builder;

@@ -74,6 +74,11 @@ pub(crate) struct Inner<T> {
     transitions_capacity: usize,
     /// At most this many failed records are kept (the oldest are removed first).
     max_failed: Option<usize>,
+    /// The recorder's name, for metrics and tracing.
+    pub(crate) name: Arc<str>,
+    /// How tracing shows an id, if it may.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) describe_id: Option<fn(&T) -> String>,
     /// What the watcher waits on: a child of `token`, so cancelled with it, and also cancelled
     /// by `_stop_watching` when the recorder is dropped, so the watcher ends too.
     wake_watcher: Option<CancellationToken>,
@@ -92,6 +97,8 @@ where
     /// Publishes a transition of `id` to the subscribers, if anyone ever subscribed. Called
     /// under the id's entry lock, so each id's transitions are published in order.
     fn publish(&self, id: &T, from: TaskState, to: TaskState) {
+        #[cfg(feature = "tracing")]
+        crate::trace::transition(self, id, from, to);
         if let Some(transitions) = self.transitions.get() {
             // No receiver left is not an error: the transition is simply not watched.
             let _ = transitions.send(Transition {
@@ -110,7 +117,11 @@ where
             let next = transition::finish(record, attempt, outcome, Instant::now)?;
             let state = next.state();
             self.tally.count(match &next {
-                Record::Failed { failure, .. } => Event::Failed(failure.kind),
+                Record::Failed { failure, .. } => {
+                    #[cfg(feature = "tracing")]
+                    crate::trace::failure(self, id, attempt, failure);
+                    Event::Failed(failure.kind)
+                }
                 _ => Event::Succeeded,
             });
             self.publish(id, TaskState::Working, state);
@@ -243,12 +254,13 @@ where
         Builder::new()
     }
 
-    pub(crate) fn from_options(options: Options) -> Self {
+    pub(crate) fn from_options(options: Options, describe_id: Option<fn(&T) -> String>) -> Self {
         let Options {
             max_concurrency,
             token,
             transitions_capacity,
             max_failed,
+            name,
         } = options;
         let wake_watcher = token.as_ref().map(CancellationToken::child_token);
         let stop_watching = wake_watcher.clone().map(CancellationToken::drop_guard);
@@ -262,6 +274,8 @@ where
             transitions: OnceLock::new(),
             transitions_capacity,
             max_failed,
+            name,
+            describe_id,
             wake_watcher,
             _stop_watching: stop_watching,
         });
@@ -348,6 +362,13 @@ where
             panic!("AsyncTasksRecorder::launch must be called from within a tokio runtime");
         };
         let (attempt, run, task) = self.claim(task_id, task, Running::spawned)?;
+        #[cfg(feature = "tracing")]
+        let spawned = {
+            use tracing::Instrument;
+            let span = crate::trace::task_span(&attempt);
+            runtime.spawn(attempt.run(task, describe).instrument(span))
+        };
+        #[cfg(not(feature = "tracing"))]
         let spawned = runtime.spawn(attempt.run(task, describe));
         run.spawned_as(spawned.abort_handle());
         Ok(())
@@ -367,6 +388,16 @@ where
         let cancel = CancellationToken::new();
         let (attempt, _run, task) =
             self.claim(task_id, task, || Running::inline(cancel.clone()))?;
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::Instrument;
+            let span = crate::trace::task_span(&attempt);
+            attempt
+                .run_until_cancelled(task, describe, cancel)
+                .instrument(span)
+                .await;
+        }
+        #[cfg(not(feature = "tracing"))]
         attempt.run_until_cancelled(task, describe, cancel).await;
         Ok(())
     }
@@ -624,6 +655,11 @@ where
             .read_sync(task_id, |_, record| record.info())
     }
 
+    /// The recorder's name, set by [`Builder::name`] (`"tasks"` by default).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
     /// The recorder's counters and gauges: a few atomic loads, no lock. See [`Counters`] for
     /// what each counts and how exact a snapshot is.
     pub fn counters(&self) -> Counters {
@@ -872,6 +908,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncTasksRecorder")
+            .field("name", &self.inner.name)
             .field("records", &self.inner.records.len())
             .field("running", &self.inner.tracker.len())
             .field("closed", &self.inner.is_closed())
