@@ -47,10 +47,10 @@
 //! ```text
 //!            launch                 Ok                    revoke Ok
 //! NotFound ─────────▶ Working ─────────────▶ Success ──▶ (revoking) ─────────▶ NotFound
-//!                      │   ▲                    ▲           │
-//!                      │   │ launch             └───────────┘ revoke Err, panic or dropped
-//!                      ▼   │
-//!                     Failed  ◀── Err, panic, or the task dropped before it finished
+//!    ▲                 │   ▲                    ▲           │
+//!    │ remove_failed   │   │ launch             └───────────┘ revoke Err, panic or dropped
+//!    │                 ▼   │
+//!    └──────────────── Failed  ◀── Err, panic, cancel, or the task dropped before it ended
 //! ```
 //!
 //! - `launch` of a `NotFound` or `Failed` id makes it `Working`; of a `Working` or `Success`
@@ -79,12 +79,75 @@
 //!      so a later revoke is not refused as `Revoking`;
 //!    - dropping a `launch_block` or `revoke_task_block` future half way records the task
 //!      `Failed`, or the revoked id `Success` again: never `Working` or revoking forever.
+//! 6. **Cancellation keeps the rules**: a cancelled attempt ends `Failed` once its future is
+//!    dropped; if it finished first, its own outcome is recorded, so a success is never
+//!    hidden and never repeated.
+//! 7. **Shutdown leaves nothing running**: once [`shutdown`](AsyncTasksRecorder::shutdown)
+//!    returns, no task of the recorder runs and no id is `Working`.
+//!
+//! # Waiting, cancelling, shutting down
+//!
+//! Beyond the API of 2.0.2, a recorder controls the lifecycle of its tasks:
+//!
+//! - [`wait`](AsyncTasksRecorder::wait) for an id to stop being `Working`, without polling;
+//! - [`cancel`](AsyncTasksRecorder::cancel) one id, or [`cancel_all`](AsyncTasksRecorder::cancel_all)
+//!   (the future is dropped at its next `.await`; the id becomes `Failed`);
+//! - [`close`](AsyncTasksRecorder::close) to new launches, [`shutdown`](AsyncTasksRecorder::shutdown)
+//!   gracefully, or [`shutdown_with_grace`](AsyncTasksRecorder::shutdown_with_grace) and cancel
+//!   the stragglers; [`try_launch`](AsyncTasksRecorder::try_launch) tells a closed recorder
+//!   apart with [`LaunchError::Closed`];
+//! - a [`Builder`] sets a concurrency limit and ties the recorder to a
+//!   [`CancellationToken`](tokio_util::sync::CancellationToken) (child tokens make
+//!   hierarchies).
+//!
+//! ```
+//! use std::time::Duration;
+//! use tasks_recorder::{AsyncTasksRecorder, TaskState};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let jobs: AsyncTasksRecorder<u32> = AsyncTasksRecorder::builder().max_concurrency(4).build();
+//! for id in 0..10 {
+//!     let job = async move { if id == 3 { Err("bad input") } else { Ok(id * 2) } };
+//!     assert!(jobs.launch(id, job).await.is_ok());
+//! }
+//! assert_eq!(jobs.wait(&3).await, TaskState::Failed);
+//! let hang = std::future::pending::<Result<(), ()>>();
+//! assert!(jobs.launch(99, hang).await.is_ok());
+//! // Close, give the running jobs 10 ms, then cancel the rest.
+//! let cancelled = jobs.shutdown_with_grace(Duration::from_millis(10)).await;
+//! assert_eq!(cancelled, 1);
+//! assert_eq!(jobs.count_in_state(TaskState::Working).await, 0);
+//! assert_eq!(jobs.count_in_state(TaskState::Success).await, 9);
+//! # }
+//! ```
+//!
+//! # Observing
+//!
+//! [`task_info`](AsyncTasksRecorder::task_info) says how many attempts an id took and why its
+//! last one failed ([`FailureKind`]: an error, with its text when launched with
+//! [`launch_with_error_text`](AsyncTasksRecorder::launch_with_error_text), a panic with its
+//! message, a cancel, a shutdown, a drop). [`counters`](AsyncTasksRecorder::counters) are exact
+//! event counts and gauges; the `metrics` feature publishes them through the `metrics` facade
+//! ([`publish_metrics`](AsyncTasksRecorder::publish_metrics)).
+//! [`subscribe_transitions`](AsyncTasksRecorder::subscribe_transitions) streams every state
+//! change. The `tracing` feature runs each task in a span carrying its id. Failed records can be
+//! removed by hand, by age, or bounded by [`Builder::max_failed`]; `Success` records leave only
+//! by revoke, since they are the at-most-once guarantee.
 //!
 //! # Costs
 //!
 //! A query is one hash map read. A launch is one entry lookup with the lock held, one clone of
-//! the id (the task keeps it to record its outcome) and a `tokio::spawn`; the task's completion
-//! is one more update of the entry. Listing ids by state scans every record.
+//! the id (the task keeps it to record its outcome), one small allocation (the running
+//! attempt's cancel handle) and a `tokio::spawn`; the task's completion is one more update of
+//! the entry and a few uncontended atomic increments for the counters. Waiting, cancelling and
+//! the transitions stream cost nothing until used. Listing ids by state scans every record.
+//!
+//! # Features
+//!
+//! - `macros` (default): the [`recorded_task`] attribute.
+//! - `metrics`: [`AsyncTasksRecorder::publish_metrics`].
+//! - `tracing`: spans and events for tasks and transitions.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

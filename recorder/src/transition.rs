@@ -12,6 +12,8 @@
 //!                      │   │ launch             └───────────┘ revoke Err, panic or dropped
 //!                      ▼   │
 //!                     Failed  ◀── Err, panic, cancelled, or dropped before it finished
+//!                        │
+//!                        └──── remove_failed (by hand, by age, max_failed) ──▶ NotFound
 //! ```
 //!
 //! `Revoking` is reported as [`TaskState::Success`]: the task did succeed, and stays
