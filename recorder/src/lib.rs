@@ -176,3 +176,8 @@ pub use state::{LaunchError, RevokeFailReason, TaskState};
 
 #[cfg(feature = "macros")]
 pub use tasks_recorder_macros::recorded_task;
+
+/// Compiles the code blocks of the README, so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
