@@ -295,7 +295,7 @@ where
         task_id: T,
         task: F,
         running: impl FnOnce() -> Running,
-    ) -> Result<(Attempt<T>, Arc<Running>, F), (LaunchRefusal, F)> {
+    ) -> Result<Claimed<T, F>, (LaunchRefusal, F)> {
         self.inner.watch_token();
         // Counted as running before the closed check: the tracker keeps the count and the
         // closed flag in one atomic, so a shutdown that closes the recorder after this check
@@ -341,7 +341,11 @@ where
             outcome: Outcome::Abandoned,
             _running: running_token,
         };
-        Ok((guard, run, task))
+        Ok(Claimed {
+            attempt: guard,
+            run,
+            task,
+        })
     }
 
     /// `launch` and `try_launch`: claims the id, then spawns the attempt once its record is
@@ -361,7 +365,7 @@ where
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             panic!("AsyncTasksRecorder::launch must be called from within a tokio runtime");
         };
-        let (attempt, run, task) = self.claim(task_id, task, Running::spawned)?;
+        let Claimed { attempt, run, task } = self.claim(task_id, task, Running::spawned)?;
         #[cfg(feature = "tracing")]
         let spawned = {
             use tracing::Instrument;
@@ -386,7 +390,7 @@ where
         Fut: Future<Output = Result<R, E>>,
     {
         let cancel = CancellationToken::new();
-        let (attempt, _run, task) =
+        let Claimed { attempt, task, .. } =
             self.claim(task_id, task, || Running::inline(cancel.clone()))?;
         #[cfg(feature = "tracing")]
         {
@@ -851,6 +855,17 @@ where
         self.inner.tracker.wait().await;
         cancelled
     }
+}
+
+/// A launch the state machine accepted: the attempt's guard, the running side of its record,
+/// and the task to run.
+struct Claimed<T, F>
+where
+    T: Eq + Hash + Clone + Send + Sync + 'static,
+{
+    attempt: Attempt<T>,
+    run: Arc<Running>,
+    task: F,
 }
 
 /// Keeps no text of an error (`launch`, `launch_block`).
