@@ -82,10 +82,16 @@ async fn client(
         }
         match rng.below(100) {
             0..=59 => {
+                // Launch; sometimes wait for the outcome and retry a failure (up to 3 tries).
                 for _attempt in 0..3 {
                     let fail = rng.chance(20);
                     let yields = rng.chance(30);
                     match recorder.launch(id, task(&counters, id, fail, yields)).await {
+                        Ok(()) if rng.chance(40) => {
+                            if recorder.wait(&id).await != TaskState::Failed {
+                                break;
+                            }
+                        }
                         Ok(()) => break,
                         // Running, succeeded: nothing to retry.
                         Err((TaskState::Working | TaskState::Success, _)) => break,
