@@ -88,13 +88,11 @@ impl End {
 }
 
 /// A task that yields `YIELDS` times, then ends with `end`.
-fn task(end: End) -> impl Future<Output = Result<(), ()>> + Send + 'static {
-    async move {
-        for _ in 0..YIELDS {
-            tokio::task::yield_now().await;
-        }
-        end.result()
+async fn task(end: End) -> Result<(), ()> {
+    for _ in 0..YIELDS {
+        tokio::task::yield_now().await;
     }
+    end.result()
 }
 
 /// A task that waits for the test to send how it ends (or forever, if nobody sends).

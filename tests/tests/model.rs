@@ -209,13 +209,16 @@ impl Model {
 
 type Task = Pin<Box<dyn Future<Output = Result<(), ()>> + Send>>;
 
+/// How the test releases a hanging task, and how it learns that the task started.
+type Gate = (oneshot::Sender<bool>, oneshot::Receiver<()>);
+
 fn boom() -> Result<(), ()> {
     std::panic::panic_any(TASK_PANIC)
 }
 
 /// A task with `behavior`; for `Hang`, also the sender that releases it and a receiver told
 /// when it first runs.
-fn make_task(behavior: Behavior) -> (Task, Option<(oneshot::Sender<bool>, oneshot::Receiver<()>)>) {
+fn make_task(behavior: Behavior) -> (Task, Option<Gate>) {
     match behavior {
         Behavior::Succeed => (Box::pin(async { Ok(()) }), None),
         Behavior::Fail => (Box::pin(async { Err(()) }), None),
@@ -409,7 +412,8 @@ impl Harness {
             Op::DropLaunchBlock(id) => {
                 let expected = self.model.launch(id);
                 let (task, _hang) = make_task(Behavior::Hang);
-                let mut block = pin!(rec.launch_block(id, task));
+                // Boxed, so that `drop` really drops the future.
+                let mut block = Box::pin(rec.launch_block(id, task));
                 match (expected, poll_once(block.as_mut())) {
                     (Ok(()), Poll::Pending) => {
                         self.check(
@@ -521,7 +525,7 @@ impl Harness {
             Op::DropRevoke(id) => {
                 let expected = self.model.begin_revoke(id);
                 let undo = std::future::pending::<Result<(), ()>>();
-                let mut revoke = pin!(rec.revoke_task_block(id, undo));
+                let mut revoke = Box::pin(rec.revoke_task_block(id, undo));
                 match (expected, poll_once(revoke.as_mut())) {
                     (Ok(()), Poll::Pending) => {
                         let second = rec.revoke_task_block(id, async { Ok::<_, ()>(()) }).await;
