@@ -8,19 +8,29 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tasks_recorder::{AsyncTasksRecorder, TaskState};
 
 /// A failure detector: an operation that needs longer than this is stuck. Never used to
-/// synchronise anything.
-pub const STUCK: Duration = Duration::from_secs(20);
+/// synchronise anything. `RELIABILITY_STUCK_SECS` overrides it (e.g. to find hangs quickly
+/// when checking that the suite catches a broken recorder).
+pub fn stuck() -> Duration {
+    static STUCK: OnceLock<Duration> = OnceLock::new();
+    *STUCK.get_or_init(|| {
+        let secs = std::env::var("RELIABILITY_STUCK_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(20);
+        Duration::from_secs(secs)
+    })
+}
 
-/// Awaits `fut`, panicking with `what` if it takes longer than [`STUCK`].
+/// Awaits `fut`, panicking with `what` if it takes longer than [`stuck`].
 pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
-    tokio::time::timeout(STUCK, fut)
+    tokio::time::timeout(stuck(), fut)
         .await
         .unwrap_or_else(|_| panic!("stuck: {what}"))
 }
