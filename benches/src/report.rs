@@ -64,7 +64,7 @@ impl Sizes {
                 launch: [10_000, 100_000],
                 query_keys: 100_000,
                 queries: 200_000,
-                contention: 20_000,
+                contention: 100_000,
                 list_keys: 100_000,
                 revoke: 20_000,
                 memory: 1_000_000,
