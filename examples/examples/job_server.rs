@@ -1,0 +1,117 @@
+//! An HTTP job service: each job runs under its id in a tasks-recorder, launched through a
+//! `#[recorded_task]` handler, so a job id never runs twice at once nor succeeds twice.
+//!
+//! What it shows: launching from HTTP handlers (`202` launched, `409` already running, `200`
+//! already done), queries with attempts and failure reasons, listing ids by state, revoke and
+//! cancel, Prometheus counters, and a graceful drain (close the recorder, give running jobs a
+//! grace period, cancel the rest, then stop the server) on `POST /shutdown` or Ctrl-C.
+//!
+//! Run it (it listens on 127.0.0.1 only; the port is the first argument, else
+//! `JOB_SERVER_PORT`, else 3000; `0` picks a free port; it prints the address it bound):
+//!
+//! ```text
+//! cargo run -p tasks-recorder-examples --example job_server            # 127.0.0.1:3000
+//! cargo run -p tasks-recorder-examples --example job_server -- 8080
+//! JOB_SERVER_PORT=0 cargo run -p tasks-recorder-examples --example job_server
+//! ```
+//!
+//! Then, from another terminal:
+//!
+//! ```text
+//! # launch a job that works 5 s: 202 Accepted
+//! curl -i -X PUT localhost:3000/jobs/report-1 -d '{"duration_ms": 5000}'
+//! # the same id again while it runs: 409 Conflict
+//! curl -i -X PUT localhost:3000/jobs/report-1
+//! # its state, attempts and failure reason
+//! curl localhost:3000/jobs/report-1
+//! # a job that fails, one that panics
+//! curl -X PUT localhost:3000/jobs/flaky -d '{"duration_ms": 100, "fail": true}'
+//! curl -X PUT localhost:3000/jobs/boom -d '{"panic": true}'
+//! # the failed ids; then how many jobs are in each state
+//! curl 'localhost:3000/jobs?state=failed'
+//! curl localhost:3000/jobs
+//! # a failed job can be launched again; a succeeded one answers 200 and is not run again
+//! curl -i -X PUT localhost:3000/jobs/flaky
+//! curl -i -X PUT localhost:3000/jobs/flaky
+//! # DELETE revokes a succeeded job, cancels a running one, forgets a failed one
+//! curl -X DELETE localhost:3000/jobs/flaky
+//! curl -X DELETE localhost:3000/jobs/report-1
+//! # the counters, in the Prometheus text format
+//! curl localhost:3000/metrics
+//! # bad input gets a 4xx with a JSON error
+//! curl -i 'localhost:3000/jobs?state=sleeping'
+//! curl -i -X PUT localhost:3000/jobs/x -d '{"duration_ms": "soon"}'
+//! # drain and stop (Ctrl-C does the same)
+//! curl -X POST localhost:3000/shutdown
+//! ```
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use tasks_recorder_examples::job_server::{self, Config, JobServer};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let port = match job_server::port_from(
+        std::env::args().nth(1),
+        std::env::var("JOB_SERVER_PORT").ok(),
+    ) {
+        Ok(port) => port,
+        Err(e) => {
+            eprintln!("job_server: {e}");
+            eprintln!("usage: job_server [PORT]   (or JOB_SERVER_PORT=PORT; 0 = any free port)");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match job_server::bind(port).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("job_server: cannot listen on 127.0.0.1:{port}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = match listener.local_addr() {
+        Ok(address) => address.to_string(),
+        Err(_) => format!("127.0.0.1:{port}"),
+    };
+    println!("job_server listening on http://{address}");
+    println!("stop it with Ctrl-C or: curl -X POST http://{address}/shutdown");
+
+    let server = JobServer::new(Config::default());
+    let stop = server.shutdown_token();
+    tokio::spawn(async move {
+        // If Ctrl-C cannot be watched, it kills the process as usual; `POST /shutdown` still
+        // drains.
+        if tokio::signal::ctrl_c().await.is_ok() {
+            println!("Ctrl-C: draining");
+            stop.cancel();
+        }
+    });
+
+    match server.serve(listener).await {
+        Ok(drained) => {
+            let c = drained.counters;
+            println!(
+                "drained: {} job(s) cancelled at the end of the grace period",
+                drained.cancelled
+            );
+            println!(
+                "launched {}, succeeded {}, failed {}, panicked {}, cancelled {}, revoked {}, \
+                 refused {}, working now {}",
+                c.launched,
+                c.succeeded,
+                c.failed,
+                c.panicked,
+                c.cancelled,
+                c.revoked,
+                c.refused(),
+                c.working
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("job_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

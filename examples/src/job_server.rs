@@ -1,0 +1,653 @@
+//! An HTTP job service on [axum]: every job runs under its id in an [`AsyncTasksRecorder`],
+//! launched by a handler written with [`#[recorded_task]`](tasks_recorder::recorded_task).
+//!
+//! | route | what it does |
+//! |---|---|
+//! | `PUT /jobs/{id}` | launches a simulated job; `202` launched, `409` already running, `200` already succeeded, `503` shutting down |
+//! | `GET /jobs/{id}` | the job's state, attempts and failure reason (`404` with state `not_found` if unknown) |
+//! | `GET /jobs?state=failed` | the ids in a state (`working`, `success` or `failed`); without `state`, how many are in each |
+//! | `DELETE /jobs/{id}` | revokes a succeeded job, cancels a running one, forgets a failed one |
+//! | `GET /metrics` | the recorder's counters in the Prometheus text format |
+//! | `POST /shutdown` | graceful drain: close, wait up to the grace period, cancel the rest, stop |
+//!
+//! The body of `PUT` is optional JSON: `{"duration_ms": 250, "fail": false, "panic": false}`
+//! (every field optional: an empty body is a job that succeeds at once). Bad input (an id
+//! that is empty, longer than [`MAX_ID_LEN`] bytes or has other characters than
+//! `A-Z a-z 0-9 . _ - :`, malformed JSON, a duration over [`Config::max_duration_ms`], an
+//! unknown state name, an unknown route) gets a 4xx answer with a JSON body
+//! `{"error": "..."}`.
+//!
+//! [`JobServer::serve`] runs the server until [`JobServer::shutdown_token`] is cancelled (by
+//! `POST /shutdown`, or by whoever holds the token, e.g. on Ctrl-C); it then drains:
+//! [`close`](AsyncTasksRecorder::close) the recorder so new `PUT`s get `503`,
+//! [`shutdown_with_grace`](AsyncTasksRecorder::shutdown_with_grace) so running jobs get
+//! [`Config::grace`] to finish before they are cancelled, and finally axum's graceful shutdown
+//! stops the server once the requests in flight are answered. When `serve` returns, no job is
+//! `Working`.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tasks_recorder::{recorded_task, AsyncTasksRecorder, Counters, RevokeFailReason, TaskState};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The longest id accepted, in bytes.
+pub const MAX_ID_LEN: usize = 128;
+
+/// The largest `PUT` body accepted, in bytes.
+pub const MAX_BODY_LEN: usize = 4096;
+
+/// The port used when neither the first argument nor `JOB_SERVER_PORT` gives one.
+pub const DEFAULT_PORT: u16 = 3000;
+
+/// The options of a [`JobServer`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// At most this many jobs run at once; the others wait their turn, already `Working`
+    /// (`0`: no limit).
+    pub max_concurrency: usize,
+    /// At most this many `Failed` records are kept; the oldest are forgotten first.
+    pub max_failed: usize,
+    /// The longest simulated job accepted, in milliseconds.
+    pub max_duration_ms: u64,
+    /// How long a drain lets running jobs finish before it cancels them.
+    pub grace: Duration,
+    /// How long `DELETE` of a running job waits for it to stop before answering `202`
+    /// instead of `200`.
+    pub cancel_wait: Duration,
+}
+
+impl Default for Config {
+    /// 64 jobs at once, 10,000 failed records, jobs of up to 10 minutes, a 5 s grace period.
+    fn default() -> Self {
+        Config {
+            max_concurrency: 64,
+            max_failed: 10_000,
+            max_duration_ms: 600_000,
+            grace: Duration::from_secs(5),
+            cancel_wait: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What a `PUT /jobs/{id}` asks for: a simulated job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobSpec {
+    /// How long the job works, in milliseconds (a `tokio::time::sleep`).
+    pub duration_ms: u64,
+    /// Whether the job then returns an error.
+    pub fail: bool,
+    /// Whether the job then panics (checked before `fail`).
+    pub panic: bool,
+}
+
+/// Why a job's last attempt failed, as shown by `GET /jobs/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureView {
+    /// `error`, `panicked`, `cancelled`, `shut_down` or `dropped`.
+    pub kind: String,
+    /// The panic's message, when there is one.
+    pub message: Option<String>,
+    /// How long ago the attempt ended, in milliseconds.
+    pub ms_ago: u64,
+}
+
+/// A job as shown by `GET /jobs/{id}` (and by `PUT` and `DELETE`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    /// The job's id.
+    pub id: String,
+    /// `working`, `success`, `failed` or `not_found`.
+    pub state: String,
+    /// Attempts since the id was last unknown (failures and retries add up).
+    pub attempts: u32,
+    /// Why the last attempt failed, when `state` is `failed`.
+    pub failure: Option<FailureView>,
+}
+
+/// The error body of every 4xx and 5xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: String,
+}
+
+/// The error a simulated job returns when its spec says `fail`.
+#[derive(Debug)]
+pub struct JobFailed {
+    /// How long the job worked before failing, in milliseconds.
+    pub after_ms: u64,
+}
+
+impl std::fmt::Display for JobFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "simulated failure after {} ms", self.after_ms)
+    }
+}
+
+impl std::error::Error for JobFailed {}
+
+/// The simulated work of one job, recorded under `id` in `jobs`: the call returns once the
+/// launch is decided (`Ok(())` launched, `Err(state)` refused because the id is `Working` or
+/// `Success`, or `NotFound`/`Failed` when the recorder is closed).
+#[recorded_task(id = id.clone(), recorder = jobs)]
+async fn run_job(
+    jobs: AsyncTasksRecorder<String>,
+    id: String,
+    spec: JobSpec,
+) -> Result<(), JobFailed> {
+    // The simulated work: a real service would call out to storage, a payment API...
+    tokio::time::sleep(Duration::from_millis(spec.duration_ms)).await;
+    if spec.panic {
+        panic!("simulated panic in job {id}");
+    }
+    if spec.fail {
+        return Err(JobFailed {
+            after_ms: spec.duration_ms,
+        });
+    }
+    Ok(())
+}
+
+/// The HTTP job service: the recorder of its jobs, its options and its shutdown token.
+#[derive(Debug, Clone)]
+pub struct JobServer {
+    jobs: AsyncTasksRecorder<String>,
+    config: Config,
+    shutdown: CancellationToken,
+}
+
+impl JobServer {
+    /// A server with the given options and an empty recorder named `jobs`.
+    pub fn new(config: Config) -> Self {
+        let jobs = AsyncTasksRecorder::builder()
+            .name("jobs")
+            .max_concurrency(config.max_concurrency)
+            .max_failed(config.max_failed)
+            .build();
+        JobServer {
+            jobs,
+            config,
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// The recorder of the jobs (a handle to the same records).
+    pub fn jobs(&self) -> &AsyncTasksRecorder<String> {
+        &self.jobs
+    }
+
+    /// The token that starts the drain when cancelled: `POST /shutdown` cancels it; cancel it
+    /// yourself on Ctrl-C.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// The routes of the service, without the server around them.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/jobs", get(list_jobs))
+            .route("/jobs/{id}", put(put_job).get(get_job).delete(delete_job))
+            .route("/metrics", get(metrics))
+            .route("/shutdown", post(shutdown))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .with_state(self.clone())
+    }
+
+    /// Serves on `listener` until the [shutdown token](Self::shutdown_token) is cancelled,
+    /// then drains (see the [module docs](self)) and returns what the drain did. When this
+    /// returns, no job is `Working`.
+    pub async fn serve(self, listener: TcpListener) -> io::Result<Drained> {
+        let router = self.router();
+        let jobs = self.jobs.clone();
+        let grace = self.config.grace;
+        let trigger = self.shutdown.clone();
+        let (drained_tx, drained_rx) = tokio::sync::oneshot::channel();
+        let drain = async move {
+            trigger.cancelled().await;
+            jobs.close();
+            let cancelled = jobs.shutdown_with_grace(grace).await;
+            // Nobody may be listening if `serve` was dropped; nothing to do then.
+            let _ = drained_tx.send(cancelled);
+        };
+        axum::serve(listener, router)
+            .with_graceful_shutdown(drain)
+            .await?;
+        // The drain ran to its end before the server stopped; should it not have (it always
+        // does), shut the recorder down here so that nothing is left `Working`.
+        let cancelled = match drained_rx.await {
+            Ok(cancelled) => cancelled,
+            Err(_) => self.jobs.shutdown_with_grace(self.config.grace).await,
+        };
+        Ok(Drained {
+            cancelled,
+            counters: self.jobs.counters(),
+        })
+    }
+}
+
+/// What a drain did, returned by [`JobServer::serve`].
+#[derive(Debug, Clone, Copy)]
+pub struct Drained {
+    /// Jobs still running when the grace period ran out, and so cancelled.
+    pub cancelled: usize,
+    /// The recorder's counters after the drain.
+    pub counters: Counters,
+}
+
+/// Binds `127.0.0.1:port` (`0`: any free port).
+pub async fn bind(port: u16) -> io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await
+}
+
+/// The port to listen on: the first argument if there is one, else `JOB_SERVER_PORT` if set,
+/// else [`DEFAULT_PORT`]; `0` means any free port.
+pub fn port_from(arg: Option<String>, env: Option<String>) -> Result<u16, String> {
+    match arg.or(env) {
+        None => Ok(DEFAULT_PORT),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| format!("not a port number (0-65535): {text:?}")),
+    }
+}
+
+/// An answer with a JSON body `{"error": message}`.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = ErrorBody {
+        error: message.into(),
+    };
+    (status, Json(body)).into_response()
+}
+
+/// A rejected id: why.
+struct BadId(String);
+
+impl IntoResponse for BadId {
+    fn into_response(self) -> Response {
+        error(StatusCode::BAD_REQUEST, self.0)
+    }
+}
+
+/// Checks an id from the path: 1 to [`MAX_ID_LEN`] bytes of `A-Z a-z 0-9 . _ - :`.
+fn valid_id(path: Result<Path<String>, PathRejection>) -> Result<String, BadId> {
+    let Path(id) = path.map_err(|e| BadId(e.body_text()))?;
+    if id.is_empty() {
+        return Err(BadId("the id is empty".to_owned()));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(BadId(format!(
+            "the id is {} bytes long, over {MAX_ID_LEN}",
+            id.len()
+        )));
+    }
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':')))
+    {
+        return Err(BadId(format!(
+            "the id has the character {bad:?}: only A-Z a-z 0-9 . _ - : are allowed"
+        )));
+    }
+    Ok(id)
+}
+
+/// Parses a state name of `GET /jobs?state=`.
+fn parse_state(name: &str) -> Option<TaskState> {
+    [TaskState::Working, TaskState::Success, TaskState::Failed]
+        .into_iter()
+        .find(|state| state.as_str() == name)
+}
+
+/// The view of `id` now.
+async fn view(jobs: &AsyncTasksRecorder<String>, id: &str) -> JobView {
+    match jobs.task_info(id).await {
+        None => JobView {
+            id: id.to_owned(),
+            state: TaskState::NotFound.to_string(),
+            attempts: 0,
+            failure: None,
+        },
+        Some(info) => JobView {
+            id: id.to_owned(),
+            state: info.state.to_string(),
+            attempts: info.attempts,
+            failure: info.failure.map(|failure| FailureView {
+                kind: failure.kind.to_string(),
+                message: failure.message,
+                ms_ago: u64::try_from(failure.at.elapsed().as_millis()).unwrap_or(u64::MAX),
+            }),
+        },
+    }
+}
+
+/// `PUT /jobs/{id}`.
+async fn put_job(
+    State(server): State<JobServer>,
+    path: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Response {
+    let id = match valid_id(path) {
+        Ok(id) => id,
+        Err(bad) => return bad.into_response(),
+    };
+    let bytes = match to_bytes(body, MAX_BODY_LEN).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is over {MAX_BODY_LEN} bytes (or could not be read)"),
+            )
+        }
+    };
+    let spec = if bytes.iter().all(u8::is_ascii_whitespace) {
+        JobSpec::default()
+    } else {
+        match serde_json::from_slice::<JobSpec>(&bytes) {
+            Ok(spec) => spec,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad job spec: {e}")),
+        }
+    };
+    if spec.duration_ms > server.config.max_duration_ms {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "duration_ms {} is over the limit of {}",
+                spec.duration_ms, server.config.max_duration_ms
+            ),
+        );
+    }
+    match run_job(server.jobs.clone(), id.clone(), spec).await {
+        Ok(()) => {
+            let location = format!("/jobs/{id}");
+            let view = view(&server.jobs, &id).await;
+            (
+                StatusCode::ACCEPTED,
+                [(header::LOCATION, location)],
+                Json(view),
+            )
+                .into_response()
+        }
+        Err(TaskState::Working) => {
+            error(StatusCode::CONFLICT, format!("job {id} is already running"))
+        }
+        Err(TaskState::Success) => {
+            (StatusCode::OK, Json(view(&server.jobs, &id).await)).into_response()
+        }
+        // Refused while `NotFound` or `Failed`: the recorder is closed.
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down and accepts no new job",
+        ),
+    }
+}
+
+/// `GET /jobs/{id}`.
+async fn get_job(
+    State(server): State<JobServer>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let id = match valid_id(path) {
+        Ok(id) => id,
+        Err(bad) => return bad.into_response(),
+    };
+    let view = view(&server.jobs, &id).await;
+    let status = if view.state == TaskState::NotFound.as_str() {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(view)).into_response()
+}
+
+/// The query of `GET /jobs`.
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+}
+
+/// `GET /jobs?state=...`.
+async fn list_jobs(
+    State(server): State<JobServer>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Response {
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let Some(name) = query.state else {
+        let mut counts = BTreeMap::new();
+        for state in [TaskState::Working, TaskState::Success, TaskState::Failed] {
+            counts.insert(state.as_str(), server.jobs.count_in_state(state).await);
+        }
+        return Json(counts).into_response();
+    };
+    let Some(state) = parse_state(&name) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown state {name:?}: use working, success or failed"),
+        );
+    };
+    let mut ids = server.jobs.ids_in_state(state).await;
+    ids.sort_unstable();
+    Json(serde_json::json!({
+        "state": state.as_str(),
+        "count": ids.len(),
+        "ids": ids,
+    }))
+    .into_response()
+}
+
+/// `DELETE /jobs/{id}`: revokes a success, cancels a running attempt, forgets a failure.
+async fn delete_job(
+    State(server): State<JobServer>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let id = match valid_id(path) {
+        Ok(id) => id,
+        Err(bad) => return bad.into_response(),
+    };
+    let jobs = &server.jobs;
+    let answer = |action: &'static str, status: StatusCode, view: JobView| {
+        (
+            status,
+            Json(serde_json::json!({ "action": action, "job": view })),
+        )
+            .into_response()
+    };
+    match jobs.query_task_state(&id).await {
+        TaskState::Success => {
+            // The undo of a simulated job has nothing to undo.
+            let undo = async { Ok::<(), Infallible>(()) };
+            match jobs.revoke_task_block(id.clone(), undo).await {
+                Ok(()) => answer("revoked", StatusCode::OK, view(jobs, &id).await),
+                Err(RevokeFailReason::Revoking(_)) => error(
+                    StatusCode::CONFLICT,
+                    format!("job {id} is already being revoked"),
+                ),
+                Err(RevokeFailReason::NotSuccess(_)) => error(
+                    StatusCode::CONFLICT,
+                    format!("job {id} changed state meanwhile; try again"),
+                ),
+                Err(RevokeFailReason::RevokeTaskError(never)) => match never {},
+            }
+        }
+        TaskState::Working => {
+            if !jobs.cancel(&id) {
+                return error(
+                    StatusCode::CONFLICT,
+                    format!("job {id} finished meanwhile; try again"),
+                );
+            }
+            // Cancelled at its next `.await`: give it a moment to show its end.
+            let stopped = tokio::time::timeout(server.config.cancel_wait, jobs.wait(&id)).await;
+            let status = if stopped.is_ok() {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            answer("cancelled", status, view(jobs, &id).await)
+        }
+        TaskState::Failed => {
+            if jobs.remove_failed(&id) {
+                answer("removed", StatusCode::OK, view(jobs, &id).await)
+            } else {
+                error(
+                    StatusCode::CONFLICT,
+                    format!("job {id} changed state meanwhile; try again"),
+                )
+            }
+        }
+        TaskState::NotFound => error(StatusCode::NOT_FOUND, format!("no job {id}")),
+    }
+}
+
+/// `GET /metrics`: the counters in the Prometheus text exposition format (version 0.0.4),
+/// with the metric names of `AsyncTasksRecorder::publish_metrics`.
+async fn metrics(State(server): State<JobServer>) -> Response {
+    let text = prometheus_text(server.jobs.name(), &server.jobs.counters());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// Formats `counters` of the recorder `name` in the Prometheus text format.
+pub fn prometheus_text(name: &str, counters: &Counters) -> String {
+    let c = counters;
+    // (name, type, help, label, [(label value, value)])
+    type Family<'a> = (&'a str, &'a str, &'a str, &'a str, Vec<(&'a str, u64)>);
+    let families: [Family<'_>; 6] = [
+        (
+            "tasks_recorder_launched_total",
+            "counter",
+            "Attempts started (launches accepted).",
+            "",
+            vec![("", c.launched)],
+        ),
+        (
+            "tasks_recorder_refused_total",
+            "counter",
+            "Launches refused, by reason.",
+            "reason",
+            vec![
+                ("running", c.refused_running),
+                ("succeeded", c.refused_succeeded),
+                ("closed", c.refused_closed),
+            ],
+        ),
+        (
+            "tasks_recorder_finished_total",
+            "counter",
+            "Attempts ended, by outcome.",
+            "outcome",
+            vec![
+                ("succeeded", c.succeeded),
+                ("failed", c.failed),
+                ("panicked", c.panicked),
+                ("cancelled", c.cancelled),
+                ("dropped", c.dropped),
+            ],
+        ),
+        (
+            "tasks_recorder_revoked_total",
+            "counter",
+            "Successes revoked.",
+            "",
+            vec![("", c.revoked)],
+        ),
+        (
+            "tasks_recorder_removed_total",
+            "counter",
+            "Failed records removed.",
+            "",
+            vec![("", c.removed)],
+        ),
+        (
+            "tasks_recorder_tasks",
+            "gauge",
+            "Ids in each state now.",
+            "state",
+            vec![
+                ("working", c.working),
+                ("success", c.success),
+                ("failed", c.failed_now),
+            ],
+        ),
+    ];
+    let name = escape_label(name);
+    let mut text = String::new();
+    for (metric, kind, help, label, samples) in families {
+        // Writing to a `String` cannot fail.
+        let _ = writeln!(text, "# HELP {metric} {help}");
+        let _ = writeln!(text, "# TYPE {metric} {kind}");
+        for (value_label, value) in samples {
+            if label.is_empty() {
+                let _ = writeln!(text, "{metric}{{recorder=\"{name}\"}} {value}");
+            } else {
+                let _ = writeln!(
+                    text,
+                    "{metric}{{recorder=\"{name}\",{label}=\"{value_label}\"}} {value}"
+                );
+            }
+        }
+    }
+    text
+}
+
+/// Escapes a label value of the Prometheus text format.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// `POST /shutdown`: starts the drain and answers at once.
+async fn shutdown(State(server): State<JobServer>) -> Response {
+    server.shutdown.cancel();
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({
+            "status": "draining",
+            "working": server.jobs.count_in_state(TaskState::Working).await,
+        })),
+    )
+        .into_response()
+}
+
+/// Unknown routes.
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such route: see PUT/GET/DELETE /jobs/{id}, GET /jobs?state=, GET /metrics, POST /shutdown",
+    )
+}
+
+/// Known routes with an unsupported method.
+async fn method_not_allowed() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route",
+    )
+}

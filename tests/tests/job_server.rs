@@ -1,0 +1,488 @@
+//! End to end: the `job_server` example's service, started in-process on a free loopback port
+//! and driven over real HTTP with reqwest through every route: launches, duplicate launches
+//! racing for one id, queries, listings, revoke, cancel, metrics, bad input, and a graceful
+//! shutdown that leaves no job `Working`.
+//!
+//! No sleep synchronizes anything: a job's end is awaited by polling `GET /jobs/{id}` in a
+//! bounded loop whose timeout only detects a failure; jobs take 0 ms or far longer than any
+//! test (and are then cancelled).
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tasks_recorder::{AsyncTasksRecorder, FailureKind, TaskState};
+use tasks_recorder_examples::job_server::{Config, Drained, JobServer, MAX_ID_LEN};
+use tokio::task::JoinHandle;
+
+/// How long anything may take before the test calls it a failure.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A job far longer than any test: it ends only by cancellation.
+const FOREVER_MS: u64 = 600_000;
+
+/// A server running in this process, and a client for it.
+struct Harness {
+    base: String,
+    client: reqwest::Client,
+    jobs: AsyncTasksRecorder<String>,
+    server: JoinHandle<io::Result<Drained>>,
+}
+
+impl Harness {
+    /// Starts a server with `config` on 127.0.0.1 and a free port.
+    async fn start(config: Config) -> Harness {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let address = listener.local_addr().expect("bound address");
+        assert!(address.ip().is_loopback());
+        let server = JobServer::new(config);
+        let jobs = server.jobs().clone();
+        let server = tokio::spawn(server.serve(listener));
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(PATIENCE)
+            .build()
+            .expect("a client");
+        Harness {
+            base: format!("http://{address}"),
+            client,
+            jobs,
+            server,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends `request` and returns the status and the JSON body.
+    async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("a {status} answer that is not JSON ({e}): {text:?}"));
+        (status, body)
+    }
+
+    async fn put(&self, id: &str, spec: Value) -> (StatusCode, Value) {
+        Self::send(
+            self.client
+                .put(self.url(&format!("/jobs/{id}")))
+                .json(&spec),
+        )
+        .await
+    }
+
+    async fn put_raw(&self, id: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        Self::send(self.client.put(self.url(&format!("/jobs/{id}"))).body(body)).await
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        Self::send(self.client.get(self.url(path))).await
+    }
+
+    async fn delete(&self, id: &str) -> (StatusCode, Value) {
+        Self::send(self.client.delete(self.url(&format!("/jobs/{id}")))).await
+    }
+
+    /// Polls `GET /jobs/{id}` until the job is no longer `working`; returns its view.
+    async fn settled(&self, id: &str) -> Value {
+        let poll = async {
+            loop {
+                let (_, view) = self.get(&format!("/jobs/{id}")).await;
+                if view["state"] != "working" {
+                    return view;
+                }
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(PATIENCE, poll)
+            .await
+            .unwrap_or_else(|_| panic!("job {id} still working after {PATIENCE:?}"))
+    }
+
+    /// `POST /shutdown`, then waits for the server to stop; checks that nothing runs.
+    async fn shut_down(self) -> (Drained, AsyncTasksRecorder<String>) {
+        let (status, body) = Self::send(self.client.post(self.url("/shutdown"))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert_eq!(body["status"], "draining");
+        self.stopped().await
+    }
+
+    /// Waits for the server to stop after a drain; checks that nothing runs.
+    async fn stopped(self) -> (Drained, AsyncTasksRecorder<String>) {
+        let drained = tokio::time::timeout(PATIENCE, self.server)
+            .await
+            .expect("the server stops after a drain")
+            .expect("the server task did not panic")
+            .expect("the server did not fail");
+        assert_eq!(self.jobs.count_in_state(TaskState::Working).await, 0);
+        assert_eq!(self.jobs.running(), 0);
+        assert_eq!(drained.counters.working, 0);
+        assert!(self.jobs.is_closed());
+        // Nobody listens any more.
+        assert!(self
+            .client
+            .get(format!("{}/jobs", self.base))
+            .send()
+            .await
+            .is_err());
+        (drained, self.jobs)
+    }
+}
+
+/// A config whose drain lasts as long as the test needs (it ends when no job runs).
+fn patient() -> Config {
+    Config {
+        grace: PATIENCE,
+        ..Config::default()
+    }
+}
+
+/// Checks an error answer: the status and a JSON body `{"error": "<non-empty>"}`.
+fn assert_error(answer: &(StatusCode, Value), status: StatusCode) {
+    let (got, body) = answer;
+    assert_eq!(*got, status, "{body}");
+    let message = body["error"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "no error message in {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_from_launch_to_drain() {
+    let server = Harness::start(patient()).await;
+
+    // A job that succeeds at once: 202 with a Location, then Success after 1 attempt.
+    let response = server
+        .client
+        .put(server.url("/jobs/report-1"))
+        .json(&json!({"duration_ms": 0}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        response.headers().get("location").map(|v| v.as_bytes()),
+        Some(&b"/jobs/report-1"[..])
+    );
+    let view: Value = response.json().await.expect("JSON");
+    assert_eq!(view["id"], "report-1");
+    assert!(
+        view["state"] == "working" || view["state"] == "success",
+        "{view}"
+    );
+    let view = server.settled("report-1").await;
+    assert_eq!(view["state"], "success");
+    assert_eq!(view["attempts"], 1);
+    assert_eq!(view["failure"], Value::Null);
+    let (status, again) = server.get("/jobs/report-1").await;
+    assert_eq!((status, &again), (StatusCode::OK, &view));
+
+    // Succeeded: another PUT answers 200 and runs nothing (an empty body is a default job).
+    let (status, view) = server.put_raw("report-1", "").await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["state"], "success");
+    assert_eq!(view["attempts"], 1);
+
+    // A job that fails and one that panics: Failed, with the reason.
+    let (status, _) = server.put("flaky", json!({"fail": true})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _) = server.put("boom", json!({"panic": true})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let flaky = server.settled("flaky").await;
+    assert_eq!(flaky["state"], "failed");
+    assert_eq!(flaky["failure"]["kind"], "error");
+    let boom = server.settled("boom").await;
+    assert_eq!(boom["state"], "failed");
+    assert_eq!(boom["failure"]["kind"], "panicked");
+    let message = boom["failure"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("simulated panic in job boom"), "{boom}");
+
+    // Listing by state, and the counts of every state.
+    let (status, failed) = server.get("/jobs?state=failed").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        failed,
+        json!({"state": "failed", "count": 2, "ids": ["boom", "flaky"]})
+    );
+    let (_, succeeded) = server.get("/jobs?state=success").await;
+    assert_eq!(succeeded["ids"], json!(["report-1"]));
+    let (status, counts) = server.get("/jobs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(counts, json!({"failed": 2, "success": 1, "working": 0}));
+
+    // A failed job can be launched again: its attempts add up.
+    let (status, _) = server.put("flaky", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let flaky = server.settled("flaky").await;
+    assert_eq!(flaky["state"], "success");
+    assert_eq!(flaky["attempts"], 2);
+
+    // A running job: a second PUT is a conflict; DELETE cancels it.
+    let (status, _) = server.put("long", json!({"duration_ms": FOREVER_MS})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let conflict = server.put("long", json!({})).await;
+    assert_error(&conflict, StatusCode::CONFLICT);
+    let (status, long) = server.get("/jobs/long").await;
+    assert_eq!(
+        (status, &long["state"]),
+        (StatusCode::OK, &json!("working"))
+    );
+    let (_, working) = server.get("/jobs?state=working").await;
+    assert_eq!(working["ids"], json!(["long"]));
+    let (status, cancelled) = server.delete("long").await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["action"], "cancelled");
+    assert_eq!(cancelled["job"]["state"], "failed");
+    assert_eq!(cancelled["job"]["failure"]["kind"], "cancelled");
+
+    // DELETE of a succeeded job revokes it: unknown again, and it can run again.
+    let (status, revoked) = server.delete("report-1").await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    assert_eq!(revoked["action"], "revoked");
+    assert_eq!(revoked["job"]["state"], "not_found");
+    let (status, gone) = server.get("/jobs/report-1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(gone["state"], "not_found");
+    let (status, _) = server.put("report-1", json!({"duration_ms": 0})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(server.settled("report-1").await["state"], "success");
+
+    // DELETE of a failed job forgets it; of an unknown one is a 404.
+    let (status, removed) = server.delete("boom").await;
+    assert_eq!(status, StatusCode::OK, "{removed}");
+    assert_eq!(removed["action"], "removed");
+    assert_eq!(removed["job"]["state"], "not_found");
+    assert_error(&server.delete("boom").await, StatusCode::NOT_FOUND);
+
+    // The metrics agree with the recorder's counters.
+    let response = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let text = response.text().await.expect("text");
+    let c = server.jobs.counters();
+    for (line, value) in [
+        (
+            "tasks_recorder_launched_total{recorder=\"jobs\"}",
+            c.launched,
+        ),
+        (
+            "tasks_recorder_refused_total{recorder=\"jobs\",reason=\"running\"}",
+            c.refused_running,
+        ),
+        (
+            "tasks_recorder_refused_total{recorder=\"jobs\",reason=\"succeeded\"}",
+            c.refused_succeeded,
+        ),
+        (
+            "tasks_recorder_finished_total{recorder=\"jobs\",outcome=\"succeeded\"}",
+            c.succeeded,
+        ),
+        (
+            "tasks_recorder_finished_total{recorder=\"jobs\",outcome=\"panicked\"}",
+            c.panicked,
+        ),
+        (
+            "tasks_recorder_finished_total{recorder=\"jobs\",outcome=\"cancelled\"}",
+            c.cancelled,
+        ),
+        ("tasks_recorder_revoked_total{recorder=\"jobs\"}", c.revoked),
+        ("tasks_recorder_removed_total{recorder=\"jobs\"}", c.removed),
+        (
+            "tasks_recorder_tasks{recorder=\"jobs\",state=\"success\"}",
+            c.success,
+        ),
+    ] {
+        assert!(
+            text.lines().any(|l| l == format!("{line} {value}")),
+            "no `{line} {value}` in\n{text}"
+        );
+    }
+    assert_eq!(
+        (c.launched, c.succeeded, c.failed, c.panicked, c.cancelled),
+        (6, 3, 1, 1, 1)
+    );
+    assert_eq!(
+        (c.refused_running, c.refused_succeeded, c.revoked),
+        (1, 1, 1)
+    );
+    assert!(text.contains("# TYPE tasks_recorder_tasks gauge"));
+
+    // The drain: running jobs may finish; new ones are refused with 503 meanwhile.
+    let (status, _) = server.put("last", json!({"duration_ms": FOREVER_MS})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, body) = Harness::send(server.client.post(server.url("/shutdown"))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["working"], 1);
+    assert_error(
+        &server.put("late", json!({})).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    );
+    // The server still answers during the drain; cancelling the last job ends it.
+    let (status, cancelled) = server.delete("last").await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    let (drained, jobs) = server.stopped().await;
+    assert_eq!(
+        drained.cancelled, 0,
+        "the job ended before the grace period"
+    );
+    assert_eq!(drained.counters.refused_closed, 1);
+    assert_eq!(jobs.query_task_state("late").await, TaskState::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_duplicate_puts_launch_once() {
+    let server = Harness::start(Config {
+        grace: Duration::from_millis(50),
+        ..Config::default()
+    })
+    .await;
+
+    // Many clients race to launch the same ids: exactly one 202 per id.
+    const IDS: usize = 8;
+    const RACERS: usize = 12;
+    let mut race = tokio::task::JoinSet::new();
+    for racer in 0..RACERS {
+        for id in 0..IDS {
+            let client = server.client.clone();
+            let url = server.url(&format!("/jobs/race-{id}"));
+            // Every other id runs long, so later racers meet it Working (409); the others
+            // end at once, so later racers may meet them Success (200).
+            let duration_ms = if id % 2 == 0 { 0 } else { FOREVER_MS };
+            race.spawn(async move {
+                let answer = Harness::send(
+                    client
+                        .put(url)
+                        .json(&json!({"duration_ms": duration_ms, "fail": false})),
+                )
+                .await;
+                (id, racer, answer)
+            });
+        }
+    }
+    let mut accepted = [0usize; IDS];
+    while let Some(joined) = race.join_next().await {
+        let (id, racer, (status, body)) = joined.expect("a racer did not panic");
+        match status {
+            StatusCode::ACCEPTED => accepted[id] += 1,
+            StatusCode::CONFLICT => assert!(body["error"].is_string(), "{body}"),
+            StatusCode::OK => assert_eq!(body["state"], "success", "racer {racer}: {body}"),
+            other => panic!("racer {racer} of race-{id}: unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(accepted, [1; IDS], "exactly one launch per id");
+    for id in (0..IDS).step_by(2) {
+        let view = server.settled(&format!("race-{id}")).await;
+        assert_eq!(view["state"], "success");
+        assert_eq!(view["attempts"], 1);
+    }
+
+    // Racing again for ids that succeeded: all 200, nothing launched.
+    let launched = server.jobs.counters().launched;
+    let mut again = tokio::task::JoinSet::new();
+    for _ in 0..RACERS {
+        let client = server.client.clone();
+        let url = server.url("/jobs/race-0");
+        again.spawn(async move { Harness::send(client.put(url)).await });
+    }
+    while let Some(joined) = again.join_next().await {
+        let (status, body) = joined.expect("a racer did not panic");
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(server.jobs.counters().launched, launched);
+    assert_eq!(launched, IDS as u64);
+
+    // Shutdown with the long jobs still running: the grace period runs out and they are
+    // cancelled; nothing is left Working.
+    let (drained, jobs) = server.shut_down().await;
+    assert_eq!(drained.cancelled, IDS / 2);
+    for id in (1..IDS).step_by(2) {
+        let info = jobs
+            .task_info(&format!("race-{id}"))
+            .await
+            .expect("a record");
+        assert_eq!(info.state, TaskState::Failed);
+        let kind = info.failure.map(|f| f.kind);
+        assert_eq!(kind, Some(FailureKind::ShutDown));
+    }
+    assert_eq!(drained.counters.succeeded, (IDS / 2) as u64);
+    assert_eq!(drained.counters.cancelled, (IDS / 2) as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_json_4xx() {
+    let config = Config {
+        max_duration_ms: 50,
+        ..patient()
+    };
+    let server = Harness::start(config).await;
+
+    // Unknown state names.
+    for query in ["sleeping", "not_found", "", "WORKING"] {
+        let answer = server.get(&format!("/jobs?state={query}")).await;
+        assert_error(&answer, StatusCode::BAD_REQUEST);
+    }
+    // Malformed or unexpected JSON.
+    for body in [
+        "not json",
+        "{\"duration_ms\": \"soon\"}",
+        "{\"duration_ms\": -1}",
+        "{\"duration_ms\": 1e40}",
+        "{\"fail\": true, \"extra\": 1}",
+        "[1, 2]",
+        "{",
+    ] {
+        let answer = server.put_raw("x", body).await;
+        assert_error(&answer, StatusCode::BAD_REQUEST);
+    }
+    // A duration over the limit.
+    let answer = server.put("x", json!({"duration_ms": 51})).await;
+    assert_error(&answer, StatusCode::UNPROCESSABLE_ENTITY);
+    // A body over the limit.
+    let answer = server.put_raw("x", " ".repeat(64 * 1024)).await;
+    assert_error(&answer, StatusCode::PAYLOAD_TOO_LARGE);
+    // Ids: too long, bad characters, not UTF-8; on every route that takes one.
+    let too_long = "a".repeat(MAX_ID_LEN + 1);
+    for id in [too_long.as_str(), "a%20b", "a%2Fb", "%FF", "caf%C3%A9"] {
+        assert_error(&server.put(id, json!({})).await, StatusCode::BAD_REQUEST);
+        assert_error(
+            &server.get(&format!("/jobs/{id}")).await,
+            StatusCode::BAD_REQUEST,
+        );
+        assert_error(&server.delete(id).await, StatusCode::BAD_REQUEST);
+    }
+    // Unknown routes and methods.
+    assert_error(&server.get("/nope").await, StatusCode::NOT_FOUND);
+    assert_error(&server.get("/jobs/").await, StatusCode::NOT_FOUND);
+    let answer = Harness::send(server.client.post(server.url("/jobs/x"))).await;
+    assert_error(&answer, StatusCode::METHOD_NOT_ALLOWED);
+    let answer = Harness::send(server.client.get(server.url("/shutdown"))).await;
+    assert_error(&answer, StatusCode::METHOD_NOT_ALLOWED);
+
+    // Nothing was launched, and the longest id allowed works.
+    assert_eq!(server.jobs.counters().launched, 0);
+    assert!(server.jobs.is_empty());
+    let longest = "b".repeat(MAX_ID_LEN);
+    let (status, _) = server.put(&longest, json!({"duration_ms": 50})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(server.settled(&longest).await["state"], "success");
+
+    let (drained, _) = server.shut_down().await;
+    assert_eq!(drained.counters.launched, 1);
+    assert_eq!(drained.cancelled, 0);
+}
