@@ -1,6 +1,6 @@
 //! One scenario, one competitor, one run on the current-thread runtime: for profilers.
 //!
-//! `profile <launch|macro|query-hit|query-miss|list-failed> <this|202|map|spawn|tracker|hand|raw> <u64|String> <n>`
+//! `profile <launch|macro|query-hit|query-miss|contention|list-failed> <this|202|map|spawn|tracker|hand|raw> <u64|String> <n>`
 //!
 //! Run it under `valgrind --tool=callgrind` at two sizes and subtract: the difference divided
 //! by the difference of sizes is the instructions per operation, without the setup.
@@ -46,14 +46,8 @@ fn with_ids<I: BenchId>(scenario: &str, competitor: &str, n: u64) {
             &rt,
             scenarios::launch_completion::<I, ThisCrate<I>>(n),
         )),
-        ("launch", "202") => drop(run_on(
-            &rt,
-            scenarios::launch_completion::<I, V202<I>>(n),
-        )),
-        ("launch", "map") => drop(run_on(
-            &rt,
-            scenarios::launch_completion::<I, SccMap<I>>(n),
-        )),
+        ("launch", "202") => drop(run_on(&rt, scenarios::launch_completion::<I, V202<I>>(n))),
+        ("launch", "map") => drop(run_on(&rt, scenarios::launch_completion::<I, SccMap<I>>(n))),
         ("launch", "spawn") => drop(run_on(&rt, scenarios::launch_completion::<I, BareSpawn>(n))),
         ("launch", "tracker") => drop(run_on(&rt, scenarios::launch_completion::<I, Tracker>(n))),
         ("macro", "this") => drop(run_on(&rt, recorded::launch_completion::<I>(n, true))),
@@ -68,6 +62,18 @@ fn with_ids<I: BenchId>(scenario: &str, competitor: &str, n: u64) {
                 _ => usage(),
             }
         }
+        ("contention", "this") => drop(run_on(
+            &rt,
+            scenarios::contention::<I, ThisCrate<I>>(1, n as usize),
+        )),
+        ("contention", "202") => drop(run_on(
+            &rt,
+            scenarios::contention::<I, V202<I>>(1, n as usize),
+        )),
+        ("contention", "map") => drop(run_on(
+            &rt,
+            scenarios::contention::<I, SccMap<I>>(1, n as usize),
+        )),
         ("list-failed", "this") => list::<I, ThisCrate<I>>(n),
         ("list-failed", "202") => list::<I, V202<I>>(n),
         ("list-failed", "map") => list::<I, SccMap<I>>(n),
@@ -77,7 +83,7 @@ fn with_ids<I: BenchId>(scenario: &str, competitor: &str, n: u64) {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: profile <launch|macro|query-hit|query-miss|list-failed> \
+        "usage: profile <launch|macro|query-hit|query-miss|contention|list-failed> \
          <this|202|map|spawn|tracker|hand|raw> <u64|String> <n>"
     );
     std::process::exit(2);
