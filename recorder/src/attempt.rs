@@ -4,10 +4,10 @@
 use std::any::Any;
 use std::future::Future;
 use std::hash::Hash;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::pin::pin;
+use std::panic::{resume_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::task::Poll;
+
+use futures_util::FutureExt;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::task_tracker::TaskTrackerToken;
@@ -15,9 +15,9 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use crate::recorder::Inner;
 use crate::transition::Outcome;
 
-/// One attempt of a task. When dropped, records how the attempt ended: the outcome set by
-/// [`Attempt::run`], or [`Outcome::Abandoned`] if the task panicked or its future was dropped
-/// (cancelled, aborted, runtime shut down) before it finished.
+/// One attempt of a task. When dropped without [`Attempt::finish`], records the attempt as
+/// [`Outcome::Abandoned`]: its future was dropped (cancelled, aborted, runtime shut down)
+/// before it finished.
 pub(crate) struct Attempt<T>
 where
     T: Eq + Hash + Clone + Send + Sync + 'static,
@@ -25,7 +25,7 @@ where
     pub(crate) inner: Arc<Inner<T>>,
     pub(crate) id: T,
     pub(crate) attempt: u32,
-    pub(crate) outcome: Outcome,
+    pub(crate) finished: bool,
     /// Counts the attempt as running for shutdown; released after the record is settled
     /// (fields drop after `Drop::drop`), so a finished shutdown sees every record settled.
     pub(crate) _running: TaskTrackerToken,
@@ -35,40 +35,49 @@ impl<T> Attempt<T>
 where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
-    /// Waits for a permit of the concurrency limit, if any, then runs `task` and records how
-    /// it ended; `describe` gives the text of an error, if it is kept. A panic of `task` is
-    /// recorded first, then goes on.
-    pub(crate) async fn run<Fut, R, E>(mut self, task: Fut, describe: fn(&E) -> Option<String>)
+    /// Runs `task` and records how it ended; `describe` gives the text of an error, if it is
+    /// kept. A panic of `task` is recorded first, then goes on.
+    ///
+    /// A combinator chain rather than an `async fn`: the future tokio stores and moves is then
+    /// the task plus this guard, with no second copy of the task and no slot for the
+    /// concurrency limit's permit when there is no limit.
+    pub(crate) fn run<Fut, R, E>(
+        self,
+        task: Fut,
+        describe: fn(&E) -> Option<String>,
+    ) -> impl Future<Output = ()>
     where
         Fut: Future<Output = Result<R, E>>,
     {
-        let permit = match &self.inner.limit {
-            // The semaphore is never closed, so `acquire` cannot fail.
+        AssertUnwindSafe(task).catch_unwind().map(move |ended| {
+            let outcome = match ended {
+                Ok(Ok(_)) => Outcome::Succeeded,
+                Ok(Err(error)) => Outcome::Failed(describe(&error)),
+                Err(panic) => {
+                    self.finish(Outcome::Panicked(panic_message(&*panic)));
+                    resume_unwind(panic);
+                }
+            };
+            self.finish(outcome);
+        })
+    }
+
+    /// [`run`](Self::run), after waiting for a permit of the concurrency limit, if any.
+    pub(crate) async fn run_limited<Fut, R, E>(self, task: Fut, describe: fn(&E) -> Option<String>)
+    where
+        Fut: Future<Output = Result<R, E>>,
+    {
+        let inner = Arc::clone(&self.inner);
+        // The semaphore is never closed, so `acquire` cannot fail.
+        let _permit = match &inner.limit {
             Some(limit) => limit.acquire().await.ok(),
             None => None,
         };
-        let mut task = pin!(task);
-        let ended = std::future::poll_fn(|cx| {
-            match catch_unwind(AssertUnwindSafe(|| task.as_mut().poll(cx))) {
-                Ok(Poll::Pending) => Poll::Pending,
-                Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-                Err(panic) => Poll::Ready(Err(panic)),
-            }
-        })
-        .await;
-        drop(permit);
-        self.outcome = match ended {
-            Ok(Ok(_)) => Outcome::Succeeded,
-            Ok(Err(error)) => Outcome::Failed(describe(&error)),
-            Err(panic) => {
-                self.outcome = Outcome::Panicked(panic_message(&*panic));
-                drop(self);
-                resume_unwind(panic);
-            }
-        };
+        self.run(task, describe).await;
     }
 
-    /// [`run`](Self::run), stopped (and recorded as abandoned) when `cancel` is cancelled.
+    /// [`run_limited`](Self::run_limited), stopped (and recorded as abandoned) when `cancel`
+    /// is cancelled.
     pub(crate) async fn run_until_cancelled<Fut, R, E>(
         self,
         task: Fut,
@@ -77,7 +86,15 @@ where
     ) where
         Fut: Future<Output = Result<R, E>>,
     {
-        cancel.run_until_cancelled(self.run(task, describe)).await;
+        cancel
+            .run_until_cancelled(self.run_limited(task, describe))
+            .await;
+    }
+
+    /// Records how the attempt ended.
+    fn finish(mut self, outcome: Outcome) {
+        self.finished = true;
+        self.inner.settle(&self.id, self.attempt, outcome);
     }
 }
 
@@ -86,8 +103,10 @@ where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
     fn drop(&mut self) {
-        let outcome = std::mem::replace(&mut self.outcome, Outcome::Abandoned);
-        self.inner.settle(&self.id, self.attempt, outcome);
+        if !self.finished {
+            self.inner
+                .settle(&self.id, self.attempt, Outcome::Abandoned);
+        }
     }
 }
 

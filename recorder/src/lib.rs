@@ -164,7 +164,6 @@ mod recorder;
 mod running;
 mod state;
 mod tally;
-#[cfg(feature = "tracing")]
 mod trace;
 mod transition;
 

@@ -19,6 +19,7 @@ use crate::builder::Options;
 use crate::info::{Counters, TaskInfo, Transition};
 use crate::running::{Running, Stop};
 use crate::tally::{Event, Tally};
+use crate::trace;
 use crate::transition::{self, LaunchRefusal, Outcome, Record, RevokeEnd, RevokeRefusal};
 use crate::{Builder, LaunchError, RevokeFailReason, TaskState};
 
@@ -45,6 +46,12 @@ where
     inner: Arc<Inner<T>>,
 }
 
+/// How ids are hashed: foldhash, seeded at random per recorder. It is several times cheaper
+/// than std's SipHash, and every operation hashes its id once; its resistance to crafted
+/// collisions is weaker than SipHash's, though the random seed keeps an attacker from
+/// precomputing them.
+type IdHasher = foldhash::fast::RandomState;
+
 /// The records and the lifecycle state, shared by every clone of a recorder and every running
 /// attempt.
 ///
@@ -55,7 +62,7 @@ where
 /// waiter, its task could sit unpolled on the very worker thread that a synchronous waiter
 /// blocks, and neither would ever run: so the two are never mixed.)
 pub(crate) struct Inner<T> {
-    records: scc::HashMap<T, Record>,
+    records: scc::HashMap<T, Record, IdHasher>,
     /// Counts running attempts (for shutdown); its closed flag is the recorder's.
     tracker: TaskTracker,
     /// The concurrency limit, if any.
@@ -265,7 +272,7 @@ where
         let wake_watcher = token.as_ref().map(CancellationToken::child_token);
         let stop_watching = wake_watcher.clone().map(CancellationToken::drop_guard);
         let inner = Arc::new(Inner {
-            records: scc::HashMap::new(),
+            records: scc::HashMap::with_hasher(IdHasher::default()),
             tracker: TaskTracker::new(),
             limit: max_concurrency.map(Semaphore::new),
             token,
@@ -297,17 +304,22 @@ where
         running: impl FnOnce() -> Running,
     ) -> Result<Claimed<T, F>, (LaunchRefusal, F)> {
         self.inner.watch_token();
-        // Counted as running before the closed check: the tracker keeps the count and the
-        // closed flag in one atomic, so a shutdown that closes the recorder after this check
-        // waits for this attempt.
-        let running_token = self.inner.tracker.token();
         let entry = self.inner.records.entry_sync(task_id);
         let current = match &entry {
             Entry::Occupied(occupied) => Some(occupied.get()),
             Entry::Vacant(_) => None,
         };
         let from = current.map_or(TaskState::NotFound, Record::state);
-        let attempt = match transition::launch(current, self.inner.is_closed()) {
+        // Counted as running before the closed check: the tracker keeps the count and the
+        // closed flag in one atomic, so a shutdown that closes the recorder after this check
+        // waits for this attempt. Launches refused because the id runs or succeeded never
+        // look at either.
+        let mut running_token = None;
+        let closed = || {
+            running_token = Some(self.inner.tracker.token());
+            self.inner.is_closed()
+        };
+        let attempt = match transition::launch(current, closed) {
             Ok(attempt) => attempt,
             Err(refusal) => {
                 self.inner.tally.count(match refusal {
@@ -338,8 +350,8 @@ where
             inner: Arc::clone(&self.inner),
             id,
             attempt,
-            outcome: Outcome::Abandoned,
-            _running: running_token,
+            finished: false,
+            _running: running_token.unwrap_or_else(|| self.inner.tracker.token()),
         };
         Ok(Claimed {
             attempt: guard,
@@ -361,19 +373,15 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        // Checked before any record changes.
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            panic!("AsyncTasksRecorder::launch must be called from within a tokio runtime");
-        };
         let Claimed { attempt, run, task } = self.claim(task_id, task, Running::spawned)?;
-        #[cfg(feature = "tracing")]
-        let spawned = {
-            use tracing::Instrument;
-            let span = crate::trace::task_span(&attempt);
-            runtime.spawn(attempt.run(task, describe).instrument(span))
+        // Outside a runtime, `tokio::spawn` panics and drops the attempt, which records it as
+        // `Failed`: nothing is left `Working`.
+        let span = trace::task_span(&attempt);
+        let spawned = if self.inner.limit.is_some() {
+            tokio::spawn(trace::in_span(attempt.run_limited(task, describe), span))
+        } else {
+            tokio::spawn(trace::in_span(attempt.run(task, describe), span))
         };
-        #[cfg(not(feature = "tracing"))]
-        let spawned = runtime.spawn(attempt.run(task, describe));
         run.spawned_as(spawned.abort_handle());
         Ok(())
     }
@@ -392,17 +400,8 @@ where
         let cancel = CancellationToken::new();
         let Claimed { attempt, task, .. } =
             self.claim(task_id, task, || Running::inline(cancel.clone()))?;
-        #[cfg(feature = "tracing")]
-        {
-            use tracing::Instrument;
-            let span = crate::trace::task_span(&attempt);
-            attempt
-                .run_until_cancelled(task, describe, cancel)
-                .instrument(span)
-                .await;
-        }
-        #[cfg(not(feature = "tracing"))]
-        attempt.run_until_cancelled(task, describe, cancel).await;
+        let span = trace::task_span(&attempt);
+        trace::in_span(attempt.run_until_cancelled(task, describe, cancel), span).await;
         Ok(())
     }
 

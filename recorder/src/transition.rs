@@ -117,11 +117,15 @@ pub(crate) enum RevokeEnd {
     Keep,
 }
 
-/// A launch of the id, on a recorder that is `closed` or not: returns the number of the new
+/// A launch of the id, on a recorder that is `closed()` or not: returns the number of the new
 /// attempt (the caller stores `Working { attempts: n, .. }`), or why the launch is refused.
 ///
-/// A running or succeeded id is refused first, so a closed recorder still reports those.
-pub(crate) fn launch(current: Option<&Record>, closed: bool) -> Result<u32, LaunchRefusal> {
+/// A running or succeeded id is refused first, so a closed recorder still reports those, and
+/// `closed` is asked only for ids that could start.
+pub(crate) fn launch(
+    current: Option<&Record>,
+    closed: impl FnOnce() -> bool,
+) -> Result<u32, LaunchRefusal> {
     let next = match current {
         Some(Record::Working { .. }) => return Err(LaunchRefusal::Running),
         Some(Record::Success { .. } | Record::Revoking { .. }) => {
@@ -130,7 +134,7 @@ pub(crate) fn launch(current: Option<&Record>, closed: bool) -> Result<u32, Laun
         None => 1,
         Some(Record::Failed { attempts, .. }) => attempts.saturating_add(1),
     };
-    if closed {
+    if closed() {
         let current = current.map_or(TaskState::NotFound, Record::state);
         return Err(LaunchRefusal::Closed { current });
     }
@@ -241,7 +245,7 @@ mod tests {
     #[test]
     fn launch_refuses_running_and_succeeded_ids() {
         for closed in [false, true] {
-            let launch = |record: &Record| launch(Some(record), closed);
+            let launch = |record: &Record| launch(Some(record), || closed);
             assert_eq!(launch(&working(1)), Err(LaunchRefusal::Running));
             assert_eq!(
                 launch(&Record::Success { attempts: 1 }),
@@ -252,16 +256,19 @@ mod tests {
                 Err(LaunchRefusal::Succeeded)
             );
         }
-        assert_eq!(launch(None, false), Ok(1));
-        assert_eq!(launch(Some(&failed(2, FailureKind::Error)), false), Ok(3));
+        assert_eq!(launch(None, || false), Ok(1));
         assert_eq!(
-            launch(None, true),
+            launch(Some(&failed(2, FailureKind::Error)), || false),
+            Ok(3)
+        );
+        assert_eq!(
+            launch(None, || true),
             Err(LaunchRefusal::Closed {
                 current: TaskState::NotFound
             })
         );
         assert_eq!(
-            launch(Some(&failed(2, FailureKind::Error)), true),
+            launch(Some(&failed(2, FailureKind::Error)), || true),
             Err(LaunchRefusal::Closed {
                 current: TaskState::Failed
             })

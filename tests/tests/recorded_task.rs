@@ -10,18 +10,13 @@ use tokio::sync::oneshot;
 
 type Jobs = AsyncTasksRecorder<String>;
 
-/// Yields until `id` is no longer `Working` in `jobs` (a spawned task records its outcome
-/// after its body returns), and returns its state. Bounded: a task that never settles fails
-/// the test instead of hanging it.
+/// Waits until `id` is no longer `Working` in `jobs` (a spawned task records its outcome
+/// after its body returns), and returns its state. A task that never settles fails the test
+/// after a generous timeout instead of hanging it.
 async fn settled(jobs: &Jobs, id: &str) -> TaskState {
-    for _ in 0..100_000 {
-        let state = jobs.query_task_state(id).await;
-        if state != TaskState::Working {
-            return state;
-        }
-        tokio::task::yield_now().await;
-    }
-    panic!("task {id} never settled");
+    tokio::time::timeout(std::time::Duration::from_secs(20), jobs.wait(id))
+        .await
+        .unwrap_or_else(|_| panic!("task {id} never settled"))
 }
 
 /// Stores `file` for `user`: the id is derived from both arguments. `outcome` decides how the
