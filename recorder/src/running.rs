@@ -1,8 +1,8 @@
 //! What the record of a running attempt holds besides its number: how to cancel it, and the
 //! tasks waiting for it to end.
 
-use std::sync::atomic::{fence, AtomicU8, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
@@ -44,8 +44,9 @@ pub(crate) enum Canceller {
     /// The task is spawned after the entry lock is released (on a runtime that is shutting
     /// down, spawning drops the future at once, and its guard then locks the entry), so the
     /// abort handle arrives after the record. A cancel that comes first leaves `stopped_by`
-    /// set, and the launcher aborts the task as soon as it has the handle.
-    Spawned(OnceLock<AbortHandle>),
+    /// set, and the launcher aborts the task as soon as it has the handle: both look at the
+    /// other's write under this mutex, which is never contended but by a cancel.
+    Spawned(Mutex<Option<AbortHandle>>),
     /// The attempt runs inside its caller's future (`launch_block`), which races it against
     /// this token.
     Inline(CancellationToken),
@@ -54,7 +55,7 @@ pub(crate) enum Canceller {
 impl Running {
     /// The record side of an attempt that `launch` spawns.
     pub(crate) fn spawned() -> Self {
-        Running::with(Canceller::Spawned(OnceLock::new()))
+        Running::with(Canceller::Spawned(Mutex::new(None)))
     }
 
     /// The record side of an attempt that `launch_block` runs, cancelled through `token`.
@@ -74,12 +75,11 @@ impl Running {
     /// first.
     pub(crate) fn spawned_as(&self, task: AbortHandle) {
         if let Canceller::Spawned(handle) = &self.cancel {
-            let task = handle.get_or_init(|| task);
-            // Pairs with the fence in `stop`: one of the two sides sees the other's write.
-            fence(Ordering::SeqCst);
+            let mut handle = handle.lock().unwrap_or_else(PoisonError::into_inner);
             if self.stopped_by.load(Ordering::Relaxed) != NOT_STOPPED {
                 task.abort();
             }
+            *handle = Some(task);
         }
     }
 
@@ -98,8 +98,8 @@ impl Running {
         );
         match &self.cancel {
             Canceller::Spawned(handle) => {
-                fence(Ordering::SeqCst);
-                if let Some(task) = handle.get() {
+                let handle = handle.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(task) = handle.as_ref() {
                     task.abort();
                 }
             }
