@@ -77,6 +77,8 @@ async fn main() -> ExitCode {
     println!("job_server listening on http://{address}");
     println!("stop it with Ctrl-C or: curl -X POST http://{address}/shutdown");
 
+    // A job that panics is recorded as failed: one line on stderr is enough.
+    job_server::quiet_simulated_panics();
     let server = JobServer::new(Config::default());
     let stop = server.shutdown_token();
     tokio::spawn(async move {

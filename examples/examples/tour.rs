@@ -4,8 +4,8 @@
 //! recorder with a concurrency limit of 256 (from the builder). Each job does a tiny bit of
 //! work (a `yield` or a `tokio::time::sleep` of 0 to 2 ms) and then succeeds, returns an
 //! error, panics, or hangs until its client cancels it. Clients also send duplicate
-//! launches (refused while the job runs), `wait` for the outcome, retry failures up to 4
-//! attempts, and revoke some successes (relaunching half of those). At the end, 64 hanging
+//! launches (refused while the job runs, or once it succeeded), `wait` for the outcome,
+//! retry failures up to 4 attempts, and revoke some successes (relaunching half of those). At the end, 64 hanging
 //! jobs are left for `shutdown_with_grace` to cancel, and one launch after the shutdown is
 //! refused as closed. A live progress bar (on a terminal only) shows the states; the tour
 //! ends with a table of states, counters and throughput.
@@ -277,6 +277,13 @@ async fn client(jobs: AsyncTasksRecorder<u64>, tally: Arc<Tally>, seed: u64, id:
             }
         }
     };
+    // A late duplicate, after the success: refused, never run.
+    if succeeded
+        && rng.u32(0..100) < 3
+        && launch(&jobs, &tally, id, Plan::succeeding(&mut rng)).await
+    {
+        tally.surprise("a launch after a success was accepted", id);
+    }
     let slot = Tally::slot(id);
     let mut expected = if succeeded {
         EXPECT_SUCCESS

@@ -54,6 +54,29 @@ pub const MAX_BODY_LEN: usize = 4096;
 /// The port used when neither the first argument nor `JOB_SERVER_PORT` gives one.
 pub const DEFAULT_PORT: u16 = 3000;
 
+/// The start of the message of a simulated job's panic.
+pub const SIMULATED_PANIC: &str = "simulated panic";
+
+/// Installs a panic hook that prints one line for the panics of simulated jobs (the
+/// recorder records them as `Failed`, with the message), instead of the default message and
+/// backtrace; other panics are printed by the hook that was installed before.
+pub fn quiet_simulated_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        match message {
+            Some(message) if message.starts_with(SIMULATED_PANIC) => {
+                eprintln!("job_server: {message} (recorded as failed)");
+            }
+            _ => previous(info),
+        }
+    }));
+}
+
 /// The options of a [`JobServer`].
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -154,7 +177,7 @@ async fn run_job(
     // The simulated work: a real service would call out to storage, a payment API...
     tokio::time::sleep(Duration::from_millis(spec.duration_ms)).await;
     if spec.panic {
-        panic!("simulated panic in job {id}");
+        panic!("{SIMULATED_PANIC} in job {id}");
     }
     if spec.fail {
         return Err(JobFailed {

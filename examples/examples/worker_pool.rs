@@ -1,0 +1,171 @@
+//! A worker pool's lifecycle: a recorder with a concurrency limit runs a stream of jobs, and
+//! drains gracefully after N jobs or on Ctrl-C.
+//!
+//! What it shows:
+//! - `Builder::max_concurrency`: at most 8 jobs run at once; the others wait their turn,
+//!   already `Working`;
+//! - `wait` for back-pressure: the producer keeps at most 32 jobs in flight by waiting for
+//!   the job it launched 32 jobs ago (no polling);
+//! - `launch_with_error_text`: a failed job keeps its error's text as its failure reason;
+//! - the drain: `close` (new launches are refused, running jobs go on), `wait` for the last
+//!   job, then `shutdown_with_grace`, which gives the rest 200 ms and cancels the two
+//!   "stuck" jobs still running; afterwards nothing is `Working`;
+//! - `counters` at the end.
+//!
+//! Run it (it finishes by itself in well under a second; Ctrl-C drains earlier):
+//!
+//! ```text
+//! cargo run -p tasks-recorder-examples --example worker_pool          # 200 jobs
+//! cargo run -p tasks-recorder-examples --example worker_pool -- 5000
+//! ```
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use tasks_recorder::{AsyncTasksRecorder, LaunchError, TaskState};
+
+/// How many jobs run at once.
+const WORKERS: usize = 8;
+/// How many jobs the producer keeps in flight.
+const WINDOW: u64 = 32;
+/// How long the drain lets running jobs finish before it cancels them.
+const GRACE: Duration = Duration::from_millis(200);
+/// The ids of the stuck jobs (kept apart from the stream's ids).
+const STUCK: [u64; 2] = [1_000_000, 1_000_001];
+
+/// Why a job failed.
+#[derive(Debug)]
+struct JobError {
+    id: u64,
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "job {}: the remote end refused the batch", self.id)
+    }
+}
+
+/// One job of the stream: 1 to 3 ms of work; one in twenty fails.
+async fn job(id: u64, work: Duration, fails: bool) -> Result<u64, JobError> {
+    tokio::time::sleep(work).await;
+    if fails {
+        return Err(JobError { id });
+    }
+    Ok(id)
+}
+
+/// A job that would take a minute: the drain cancels it.
+async fn stuck_job() -> Result<(), JobError> {
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    Ok(())
+}
+
+/// Launches jobs `0..n`, keeping at most [`WINDOW`] in flight; returns how many it launched.
+async fn produce(pool: &AsyncTasksRecorder<u64>, n: u64) -> u64 {
+    let mut rng = fastrand::Rng::with_seed(7);
+    for id in 0..n {
+        if let Some(oldest) = id.checked_sub(WINDOW) {
+            pool.wait(&oldest).await;
+        }
+        let work = Duration::from_millis(rng.u64(1..=3));
+        let fails = rng.u32(0..20) == 0;
+        if pool
+            .launch_with_error_text(id, job(id, work, fails))
+            .await
+            .is_err()
+        {
+            return id;
+        }
+    }
+    n
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let n = match std::env::args().nth(1).map(|arg| arg.parse::<u64>()) {
+        None => 200,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            eprintln!("usage: worker_pool [NUMBER_OF_JOBS]   (default 200)");
+            return ExitCode::from(2);
+        }
+    };
+    let started = Instant::now();
+    let pool: AsyncTasksRecorder<u64> = AsyncTasksRecorder::builder()
+        .name("pool")
+        .max_concurrency(WORKERS)
+        .build();
+
+    for id in STUCK {
+        // A fresh recorder accepts every id: these launches are not refused.
+        let _ = pool.launch(id, stuck_job()).await;
+    }
+    println!(
+        "pool: {WORKERS} workers; {n} jobs to run, plus {} stuck ones",
+        STUCK.len()
+    );
+
+    // Run until every job is launched, or until Ctrl-C.
+    let launched = tokio::select! {
+        launched = produce(&pool, n) => {
+            println!("all {launched} jobs launched");
+            launched
+        }
+        _ = tokio::signal::ctrl_c() => {
+            let launched = pool.counters().launched.saturating_sub(STUCK.len() as u64);
+            println!("Ctrl-C after {launched} jobs: draining");
+            launched
+        }
+    };
+
+    // The drain. First, no new job.
+    pool.close();
+    let refused = pool.try_launch(u64::MAX, stuck_job()).await;
+    if let Err(LaunchError::Closed(_)) = refused {
+        println!("closed: new jobs are refused ({} running)", pool.running());
+    }
+    // The last job of the stream, then the others, within the grace period.
+    if let Some(last) = launched.checked_sub(1) {
+        println!("job {last} ended: {}", pool.wait(&last).await);
+    }
+    let cancelled = pool.shutdown_with_grace(GRACE).await;
+    println!(
+        "shut down after a {} ms grace period: {cancelled} job(s) cancelled",
+        GRACE.as_millis()
+    );
+    for id in STUCK {
+        if let Some(info) = pool.task_info(&id).await {
+            let why = info.failure.map(|f| f.to_string()).unwrap_or_default();
+            println!("  stuck job {id}: {} ({why})", info.state);
+        }
+    }
+    let failed = pool.ids_in_state(TaskState::Failed).await;
+    if let Some(info) = match failed.iter().find(|id| !STUCK.contains(id)) {
+        Some(id) => pool.task_info(id).await,
+        None => None,
+    } {
+        if let Some(failure) = info.failure {
+            println!("  a failed job: {failure}");
+        }
+    }
+
+    let c = pool.counters();
+    println!("counters:");
+    println!("  launched   {:>6}", c.launched);
+    println!("  succeeded  {:>6}", c.succeeded);
+    println!("  failed     {:>6}", c.failed);
+    println!("  cancelled  {:>6}", c.cancelled);
+    println!("  refused    {:>6}", c.refused());
+    println!("  working    {:>6}", c.working);
+    println!("done in {} ms", started.elapsed().as_millis());
+
+    let working = pool.count_in_state(TaskState::Working).await;
+    if working == 0 && c.working == 0 && pool.running() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("worker_pool: {working} job(s) still Working after the shutdown");
+        ExitCode::FAILURE
+    }
+}
