@@ -391,21 +391,28 @@ async fn main() -> ExitCode {
     // The live view: hidden by indicatif when stderr is not a terminal.
     let bar = ProgressBar::new(args.jobs);
     let style = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ids ({per_sec}) {msg}",
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ids {msg}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     let ticker = {
         let (jobs, tally, bar) = (jobs.clone(), Arc::clone(&tally), bar.clone());
         tokio::spawn(async move {
+            let since = Instant::now();
             let mut every = tokio::time::interval(Duration::from_millis(100));
             loop {
                 every.tick().await;
                 let c = jobs.counters();
-                bar.set_position(tally.done.load(SeqCst));
+                let done = tally.done.load(SeqCst);
+                let rate = done as f64 / since.elapsed().as_secs_f64().max(1e-3);
+                bar.set_position(done);
                 bar.set_message(format!(
-                    "working {} | success {} | failed {} | launched {}",
-                    c.working, c.success, c.failed_now, c.launched
+                    "({}/s) working {} | success {} | failed {} | launched {}",
+                    grouped(rate as u64),
+                    grouped(c.working),
+                    grouped(c.success),
+                    grouped(c.failed_now),
+                    grouped(c.launched)
                 ));
             }
         })
