@@ -63,6 +63,13 @@ type IdHasher = foldhash::fast::RandomState;
 /// blocks, and neither would ever run: so the two are never mixed.)
 pub(crate) struct Inner<T> {
     records: scc::HashMap<T, Record, IdHasher>,
+    /// The ids whose record is `Failed`, so that listing and counting them costs the number
+    /// of failed ids, not of all records. Only failures, relaunches of failed ids and
+    /// removals touch it, never the launch-to-success path. It is changed inside the critical
+    /// section of the id's record, in the order that keeps "in the index" implying "`Failed`":
+    /// a record becomes `Failed` before its id enters, and its id leaves before it stops
+    /// being `Failed`. Lock order: a record's bucket, then the index's; never the reverse.
+    failed: scc::HashSet<T, IdHasher>,
     /// Counts running attempts (for shutdown); its closed flag is the recorder's.
     tracker: TaskTracker,
     /// The concurrency limit, if any.
@@ -135,6 +142,10 @@ where
             if let Record::Working { run, .. } = std::mem::replace(record, next) {
                 run.ended(state);
             }
+            if state == TaskState::Failed {
+                // The record is `Failed` already; an id is in the index at most once.
+                let _ = self.failed.insert_sync(id.clone());
+            }
             Some(state == TaskState::Failed)
         });
         if failed.flatten() == Some(true) {
@@ -175,6 +186,7 @@ where
         let mut removed = 0;
         self.records.retain_sync(|id, record| {
             if transition::remove_failed(record) && doomed(record) {
+                self.failed.remove_sync(id);
                 self.publish(id, TaskState::Failed, TaskState::NotFound);
                 removed += 1;
                 return false;
@@ -273,6 +285,7 @@ where
         let stop_watching = wake_watcher.clone().map(CancellationToken::drop_guard);
         let inner = Arc::new(Inner {
             records: scc::HashMap::with_hasher(IdHasher::default()),
+            failed: scc::HashSet::with_hasher(IdHasher::default()),
             tracker: TaskTracker::new(),
             limit: max_concurrency.map(Semaphore::new),
             token,
@@ -340,6 +353,9 @@ where
         };
         let id = match entry {
             Entry::Occupied(mut occupied) => {
+                if from == TaskState::Failed {
+                    self.inner.failed.remove_sync(occupied.key());
+                }
                 *occupied.get_mut() = record;
                 occupied.key().clone()
             }
@@ -613,11 +629,24 @@ where
     /// This scans every record (O(number of recorded ids)), locking one bucket of the map at a
     /// time, so it never blocks the whole recorder; the scan does not yield to the runtime, so
     /// for very large records call it from [`tokio::task::spawn_blocking`] if that matters.
-    /// It is not a snapshot: ids that change state during the scan may be visited or not, but
-    /// each visited id held `state` at some moment during the call. `NotFound` ids have no
-    /// record: asking for them visits nothing.
+    /// `Failed` ids are kept in an index of their own, so listing them costs
+    /// O(number of failed ids). It is not a snapshot: ids that change state during the scan
+    /// may be visited or not, but each visited id held `state` at some moment during the call.
+    /// `NotFound` ids have no record: asking for them visits nothing.
+    ///
+    /// `visit` runs while a bucket of the recorder is locked: it must not call this recorder
+    /// (that can deadlock). To act on the ids, collect them with
+    /// [`ids_in_state`](Self::ids_in_state) first.
     pub async fn for_each_in_state(&self, state: TaskState, mut visit: impl FnMut(&T)) -> usize {
         let mut visited = 0;
+        if state == TaskState::Failed {
+            self.inner.failed.iter_sync(|id| {
+                visit(id);
+                visited += 1;
+                true
+            });
+            return visited;
+        }
         self.inner.records.iter_sync(|id, record| {
             if record.state() == state {
                 visit(id);
@@ -640,8 +669,12 @@ where
     }
 
     /// How many ids are in `state` (always 0 for `NotFound`). Same cost and consistency as
-    /// [`for_each_in_state`](Self::for_each_in_state).
+    /// [`for_each_in_state`](Self::for_each_in_state), except for `Failed`, which is counted
+    /// in O(1) (approximate while failed records come and go).
     pub async fn count_in_state(&self, state: TaskState) -> usize {
+        if state == TaskState::Failed {
+            return self.inner.failed.len();
+        }
         self.for_each_in_state(state, |_| {}).await
     }
 
@@ -700,6 +733,7 @@ where
         if !transition::remove_failed(entry.get()) {
             return false;
         }
+        self.inner.failed.remove_sync(entry.key());
         self.inner.tally.removed(1);
         self.inner
             .publish(entry.key(), TaskState::Failed, TaskState::NotFound);

@@ -368,7 +368,8 @@ async fn metrics_are_published_with_the_recorder_name() {
     let debugging = DebuggingRecorder::new();
     let snapshotter = debugging.snapshotter();
     metrics::with_local_recorder(&debugging, || recorder.publish_metrics());
-    let metrics: Vec<(String, Vec<(String, String)>, DebugValue)> = snapshotter
+    type Labels = Vec<(String, String)>;
+    let metrics: Vec<(String, Labels, DebugValue)> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
