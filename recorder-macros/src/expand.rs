@@ -84,9 +84,11 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
     let into_result = quote_spanned! {ret_end=>
         #open #ret as #task_output>::into_result(#ret_arg)
     };
-    let launch = match args.block {
-        Some(_) => quote_spanned!(name_span=> #private::launch_block),
-        None => quote_spanned!(name_span=> #private::launch),
+    let launch = match (args.block, args.error_text) {
+        (Some(_), None) => quote_spanned!(name_span=> #private::launch_block),
+        (None, None) => quote_spanned!(name_span=> #private::launch),
+        (Some(_), Some(_)) => quote_spanned!(name_span=> #private::launch_block_with_error_text),
+        (None, Some(_)) => quote_spanned!(name_span=> #private::launch_with_error_text),
     };
     let launch_call = quote_spanned! {name_span=>
         #launch(#recorder_local, #id_local, #task_local).await

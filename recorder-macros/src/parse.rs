@@ -15,7 +15,8 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, ItemFn, Lit, Path, Token};
 
 /// The keys the attribute accepts, as shown in error messages.
-pub const VALID_KEYS: &str = "`id = <expr>`, `recorder = <expr>`, `block`, `crate = \"path\"`";
+pub const VALID_KEYS: &str =
+    "`id = <expr>`, `recorder = <expr>`, `block`, `error_text`, `crate = \"path\"`";
 
 /// The checked arguments of one `#[recorded_task(...)]`.
 pub struct Args {
@@ -26,6 +27,8 @@ pub struct Args {
     pub recorder: Option<Expr>,
     /// `block`: the span of the key when present.
     pub block: Option<Span>,
+    /// `error_text`: the span of the key when present.
+    pub error_text: Option<Span>,
     /// `crate = "path"`: the path to the runtime crate, spanned at the string literal.
     pub krate: Option<Path>,
 }
@@ -55,6 +58,7 @@ enum Key {
     Id,
     Recorder,
     Block,
+    ErrorText,
     Crate,
 }
 
@@ -64,6 +68,7 @@ impl Key {
             "id" => Some(Key::Id),
             "recorder" => Some(Key::Recorder),
             "block" => Some(Key::Block),
+            "error_text" => Some(Key::ErrorText),
             "crate" => Some(Key::Crate),
             _ => None,
         }
@@ -91,6 +96,7 @@ impl Args {
             id: None,
             recorder: None,
             block: None,
+            error_text: None,
             krate: None,
         };
         let mut errors = None;
@@ -122,11 +128,12 @@ impl Args {
             }
             match (kind, value) {
                 (Key::Block, None) => args.block = Some(key.span()),
-                (Key::Block, Some(value)) => push(
+                (Key::ErrorText, None) => args.error_text = Some(key.span()),
+                (Key::Block | Key::ErrorText, Some(value)) => push(
                     &mut errors,
                     syn::Error::new(
                         value.span(),
-                        "`block` is a flag and takes no value: write `block` alone",
+                        format!("`{name}` is a flag and takes no value: write `{name}` alone"),
                     ),
                 ),
                 (Key::Id | Key::Recorder | Key::Crate, None) => push(

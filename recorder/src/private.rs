@@ -113,3 +113,41 @@ where
         Err((state, _unpolled)) => Err(state),
     }
 }
+
+/// `recorder.launch_with_error_text(id, task)`, with the refused future dropped (the
+/// `error_text` key).
+pub async fn launch_with_error_text<T, Fut, R, E>(
+    recorder: AsyncTasksRecorder<T>,
+    id: T,
+    task: Fut,
+) -> Result<(), TaskState>
+where
+    T: Eq + Hash + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    R: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    match recorder.launch_with_error_text(id, task).await {
+        Ok(()) => Ok(()),
+        Err((state, _unpolled)) => Err(state),
+    }
+}
+
+/// `recorder.launch_block_with_error_text(id, task)`, with the refused future dropped (the
+/// `block` and `error_text` keys).
+pub async fn launch_block_with_error_text<T, Fut, R, E>(
+    recorder: AsyncTasksRecorder<T>,
+    id: T,
+    task: Fut,
+) -> Result<(), TaskState>
+where
+    T: Eq + Hash + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    R: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    match recorder.launch_block_with_error_text(id, task).await {
+        Ok(()) => Ok(()),
+        Err((state, _unpolled)) => Err(state),
+    }
+}

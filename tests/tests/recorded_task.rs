@@ -287,3 +287,28 @@ async fn launch_without_block_returns_before_the_task_ends() {
     drop(release);
     assert_eq!(settled(&jobs, "carol/a.txt").await, TaskState::Success);
 }
+
+/// A checksum job that keeps its error's text: the `error_text` key.
+#[recorded_task(id = name.clone(), recorder = jobs, error_text, block)]
+async fn verify(jobs: Jobs, name: String, good: bool) -> Result<(), String> {
+    if good {
+        Ok(())
+    } else {
+        Err(format!("checksum mismatch in {name}"))
+    }
+}
+
+/// Catches an `error_text` key that loses the error's text (or keeps it without the key).
+#[tokio::test(flavor = "current_thread")]
+async fn error_text_keeps_the_message() {
+    let jobs = Jobs::new();
+    assert_eq!(verify(jobs.clone(), "a.iso".into(), false).await, Ok(()));
+    let info = jobs.task_info("a.iso").await.expect("recorded");
+    let failure = info.failure.expect("failed");
+    assert_eq!(
+        failure.message.as_deref(),
+        Some("checksum mismatch in a.iso")
+    );
+    assert_eq!(verify(jobs.clone(), "a.iso".into(), true).await, Ok(()));
+    assert_eq!(jobs.query_task_state("a.iso").await, TaskState::Success);
+}
