@@ -168,7 +168,7 @@ impl std::error::Error for JobFailed {}
 /// The simulated work of one job, recorded under `id` in `jobs`: the call returns once the
 /// launch is decided (`Ok(())` launched, `Err(state)` refused because the id is `Working` or
 /// `Success`, or `NotFound`/`Failed` when the recorder is closed).
-#[recorded_task(id = id.clone(), recorder = jobs)]
+#[recorded_task(id = id.clone(), recorder = jobs, error_text)]
 async fn run_job(
     jobs: AsyncTasksRecorder<String>,
     id: String,

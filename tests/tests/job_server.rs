@@ -196,6 +196,7 @@ async fn every_route_from_launch_to_drain() {
     let flaky = server.settled("flaky").await;
     assert_eq!(flaky["state"], "failed");
     assert_eq!(flaky["failure"]["kind"], "error");
+    assert_eq!(flaky["failure"]["message"], "simulated failure after 0 ms");
     let boom = server.settled("boom").await;
     assert_eq!(boom["state"], "failed");
     assert_eq!(boom["failure"]["kind"], "panicked");
