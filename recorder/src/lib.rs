@@ -168,7 +168,7 @@ mod trace;
 mod transition;
 
 pub use builder::Builder;
-pub use default_recorder::*;
+pub use default_recorder::default_recorder;
 pub use info::{Counters, Failure, FailureKind, TaskInfo, Transition};
 pub use recorder::AsyncTasksRecorder;
 pub use state::{LaunchError, RevokeFailReason, TaskState};

@@ -90,10 +90,7 @@ where
     R: Send + 'static,
     E: Send + 'static,
 {
-    match recorder.launch(id, task).await {
-        Ok(()) => Ok(()),
-        Err((state, _unpolled)) => Err(state),
-    }
+    refused_state(recorder.launch(id, task).await)
 }
 
 /// `recorder.launch_block(id, task)`, with the refused future dropped.
@@ -108,10 +105,7 @@ where
     R: Send + 'static,
     E: Send + 'static,
 {
-    match recorder.launch_block(id, task).await {
-        Ok(()) => Ok(()),
-        Err((state, _unpolled)) => Err(state),
-    }
+    refused_state(recorder.launch_block(id, task).await)
 }
 
 /// `recorder.launch_with_error_text(id, task)`, with the refused future dropped (the
@@ -127,10 +121,7 @@ where
     R: Send + 'static,
     E: std::fmt::Display + Send + 'static,
 {
-    match recorder.launch_with_error_text(id, task).await {
-        Ok(()) => Ok(()),
-        Err((state, _unpolled)) => Err(state),
-    }
+    refused_state(recorder.launch_with_error_text(id, task).await)
 }
 
 /// `recorder.launch_block_with_error_text(id, task)`, with the refused future dropped (the
@@ -146,8 +137,10 @@ where
     R: Send + 'static,
     E: std::fmt::Display + Send + 'static,
 {
-    match recorder.launch_block_with_error_text(id, task).await {
-        Ok(()) => Ok(()),
-        Err((state, _unpolled)) => Err(state),
-    }
+    refused_state(recorder.launch_block_with_error_text(id, task).await)
+}
+
+/// Keeps only the state that refused a launch: the refused future is dropped unpolled.
+fn refused_state<F>(launched: Result<(), (TaskState, F)>) -> Result<(), TaskState> {
+    launched.map_err(|(state, _unpolled)| state)
 }

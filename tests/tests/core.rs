@@ -1,35 +1,15 @@
 //! The core guarantees of the recorder, each on the current-thread and the multi-thread
 //! runtime. Every test says which bug it would catch.
 
-use std::future::Future;
+#[macro_use]
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use support::within;
 
 use tasks_recorder::{AsyncTasksRecorder, RevokeFailReason, TaskState};
 use tokio::sync::oneshot;
-
-/// Runs one async test body on both runtime flavors.
-macro_rules! on_both_runtimes {
-    ($($name:ident),* $(,)?) => {
-        mod current_thread {
-            $(
-                #[tokio::test(flavor = "current_thread")]
-                async fn $name() {
-                    super::$name().await
-                }
-            )*
-        }
-        mod multi_thread {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name().await
-                }
-            )*
-        }
-    };
-}
 
 on_both_runtimes!(
     racing_launches_succeed_at_most_once,
@@ -60,15 +40,6 @@ impl<F> Launched for Result<(), (TaskState, F)> {
             panic!("{what}: refused as {state}");
         }
     }
-}
-
-/// A failure detector: a test that needs longer than this is stuck.
-const STUCK: Duration = Duration::from_secs(20);
-
-async fn within<F: Future>(what: &str, fut: F) -> F::Output {
-    tokio::time::timeout(STUCK, fut)
-        .await
-        .unwrap_or_else(|_| panic!("stuck: {what}"))
 }
 
 /// Waits until `id` is no longer `Working`, yielding between reads.

@@ -3,35 +3,18 @@
 //! says which bug it would catch. No sleep synchronises anything: channels, `Notify` and
 //! paused time do; timeouts only detect a stuck test.
 
+#[macro_use]
+mod support;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use support::within;
 
 use tasks_recorder::{AsyncTasksRecorder, LaunchError, TaskState};
 use tokio::sync::{oneshot, Notify};
 use tokio_util::sync::CancellationToken;
-
-macro_rules! on_both_runtimes {
-    ($($name:ident),* $(,)?) => {
-        mod current_thread {
-            $(
-                #[tokio::test(flavor = "current_thread")]
-                async fn $name() {
-                    super::$name().await
-                }
-            )*
-        }
-        mod multi_thread {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name().await
-                }
-            )*
-        }
-    };
-}
 
 on_both_runtimes!(
     wait_returns_at_once_when_not_running,
@@ -51,14 +34,6 @@ on_both_runtimes!(
     dropped_wait_and_shutdown_leave_nothing_behind,
     cancels_racing_launches_keep_at_most_once,
 );
-
-const STUCK: Duration = Duration::from_secs(20);
-
-async fn within<F: Future>(what: &str, fut: F) -> F::Output {
-    tokio::time::timeout(STUCK, fut)
-        .await
-        .unwrap_or_else(|_| panic!("stuck: {what}"))
-}
 
 /// A task that signals when it starts and then waits for `release` (or forever if it is
 /// dropped), returning `Ok`.

@@ -1,9 +1,10 @@
-//! Helpers shared by the reliability tests (model, linearizability, faults, stress, leaks):
-//! a failure detector, a small deterministic random generator, manual polling with a no-op
+//! Helpers shared by the integration tests: a failure detector, running a test on both
+//! runtime flavors, a small deterministic random generator, manual polling with a no-op
 //! waker, and a panic hook that keeps deliberate task panics quiet.
 //!
-//! Each test binary uses a different subset, hence the `dead_code` allowance.
-#![allow(dead_code)]
+//! Each test binary uses a different subset, hence the `dead_code` and `unused_macros`
+//! allowance.
+#![allow(dead_code, unused_macros)]
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -33,6 +34,29 @@ pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
     tokio::time::timeout(stuck(), fut)
         .await
         .unwrap_or_else(|_| panic!("stuck: {what}"))
+}
+
+/// Runs each named async test body (a function at the test crate's root) on both runtime
+/// flavors: a `current_thread` and a 2-worker `multi_thread` test of the same name.
+macro_rules! on_both_runtimes {
+    ($($name:ident),* $(,)?) => {
+        mod current_thread {
+            $(
+                #[tokio::test(flavor = "current_thread")]
+                async fn $name() {
+                    super::$name().await
+                }
+            )*
+        }
+        mod multi_thread {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name().await
+                }
+            )*
+        }
+    };
 }
 
 /// The message of every deliberate panic inside a task; [`quiet_task_panics`] hides it.
