@@ -442,7 +442,9 @@ where
     /// that launches nothing.
     ///
     /// # Panics
-    /// Panics if called outside a tokio runtime, like [`tokio::spawn`].
+    /// Panics if called outside a tokio runtime, like [`tokio::spawn`]; an id that was about
+    /// to start is then recorded as `Failed` ([`FailureKind::Dropped`](crate::FailureKind)),
+    /// never left `Working`.
     pub async fn launch<Fut, R, E>(&self, task_id: T, task: Fut) -> Result<(), (TaskState, Fut)>
     where
         Fut: Future<Output = Result<R, E>> + Send + 'static,
@@ -457,7 +459,9 @@ where
     /// [`LaunchError`], which tells a closed recorder apart.
     ///
     /// # Panics
-    /// Panics if called outside a tokio runtime, like [`tokio::spawn`].
+    /// Panics if called outside a tokio runtime, like [`tokio::spawn`]; an id that was about
+    /// to start is then recorded as `Failed` ([`FailureKind::Dropped`](crate::FailureKind)),
+    /// never left `Working`.
     pub async fn try_launch<Fut, R, E>(&self, task_id: T, task: Fut) -> Result<(), LaunchError<Fut>>
     where
         Fut: Future<Output = Result<R, E>> + Send + 'static,
@@ -511,7 +515,9 @@ where
     /// the failed record only, and freed when the id is launched again.
     ///
     /// # Panics
-    /// Panics if called outside a tokio runtime, like [`tokio::spawn`].
+    /// Panics if called outside a tokio runtime, like [`tokio::spawn`]; an id that was about
+    /// to start is then recorded as `Failed` ([`FailureKind::Dropped`](crate::FailureKind)),
+    /// never left `Working`.
     pub async fn launch_with_error_text<Fut, R, E>(
         &self,
         task_id: T,

@@ -533,3 +533,23 @@ async fn stress_random_failures_retries_and_revokes() {
         );
     }
 }
+
+/// Catches a launch outside a tokio runtime that panics after marking the id `Working`,
+/// leaving it stuck there.
+#[test]
+fn launch_outside_a_runtime_panics_without_leaving_working() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::task::Poll;
+
+    let recorder = AsyncTasksRecorder::<u64>::new();
+    let launched = catch_unwind(AssertUnwindSafe(|| {
+        let launch = std::pin::pin!(recorder.launch(1, async { Ok::<_, ()>(()) }));
+        support::poll_once(launch)
+    }));
+    assert!(
+        launched.is_err(),
+        "no runtime: launch panics like tokio::spawn"
+    );
+    let query = std::pin::pin!(recorder.query_task_state(&1));
+    assert_eq!(support::poll_once(query), Poll::Ready(TaskState::Failed));
+}
