@@ -311,6 +311,9 @@ async fn shutdown_with_grace_cancels_the_rest() {
     accepted(recorder.launch(1, hanging).await);
     accepted(recorder.launch(2, async { Ok::<_, ()>(()) }).await);
     within("start", started).await.expect("started");
+    // Finished before the shutdown: however loaded the machine, the grace period cannot cut
+    // it short.
+    assert_eq!(within("wait", recorder.wait(&2)).await, TaskState::Success);
     let cancelled = within(
         "shutdown",
         recorder.shutdown_with_grace(Duration::from_millis(50)),
