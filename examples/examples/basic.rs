@@ -2,6 +2,7 @@
 //! that failed, refuses a duplicate, and revokes one that succeeded.
 //!
 //! Run it with `cargo run --example basic`.
+#![forbid(unsafe_code)]
 
 use std::io;
 use std::time::Duration;

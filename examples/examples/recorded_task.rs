@@ -3,6 +3,7 @@
 //! import that is already running is told so instead of starting a second one.
 //!
 //! Run with `cargo run -p tasks-recorder-examples --example recorded_task`.
+#![forbid(unsafe_code)]
 
 use std::sync::LazyLock;
 

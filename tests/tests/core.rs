@@ -1,5 +1,6 @@
 //! The core guarantees of the recorder, each on the current-thread and the multi-thread
 //! runtime. Every test says which bug it would catch.
+#![forbid(unsafe_code)]
 
 #[macro_use]
 mod support;

@@ -2,6 +2,7 @@
 //! the concurrency limit, each on the current-thread and the multi-thread runtime. Every test
 //! says which bug it would catch. No sleep synchronises anything: channels, `Notify` and
 //! paused time do; timeouts only detect a stuck test.
+#![forbid(unsafe_code)]
 
 #[macro_use]
 mod support;

@@ -1,6 +1,7 @@
 //! Observability and retention: failure reasons, attempts, exact counters, the transitions
 //! stream, removal of failed records, and the `metrics` and `tracing` features. Every test
 //! says which bug it would catch.
+#![forbid(unsafe_code)]
 
 use std::future::Future;
 use std::time::Duration;

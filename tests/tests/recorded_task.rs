@@ -1,6 +1,7 @@
 //! Run-time behaviour of functions under `#[recorded_task]`: what gets recorded under which
 //! id, when a call is refused, and when it returns. Every scenario runs on a current-thread
 //! and on a multi-thread runtime; tasks are synchronised with channels, never with sleeps.
+#![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
