@@ -452,7 +452,7 @@ where
         E: Send + 'static,
     {
         self.spawn(task_id, task, no_text)
-            .map_err(|(refusal, task)| (refused_state(refusal), task))
+            .map_err(compatible_refusal)
     }
 
     /// Like [`launch`](Self::launch), but says why a launch is refused with a
@@ -468,8 +468,7 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.spawn(task_id, task, no_text)
-            .map_err(|(refusal, task)| launch_error(refusal, task))
+        self.spawn(task_id, task, no_text).map_err(launch_error)
     }
 
     /// Like [`launch`](Self::launch), but runs `task` inside the returned future, and returns
@@ -492,7 +491,7 @@ where
     {
         self.run_inline(task_id, task, no_text)
             .await
-            .map_err(|(refusal, task)| (refused_state(refusal), task))
+            .map_err(compatible_refusal)
     }
 
     /// Like [`launch_block`](Self::launch_block), but says why a launch is refused with a
@@ -507,7 +506,7 @@ where
     {
         self.run_inline(task_id, task, no_text)
             .await
-            .map_err(|(refusal, task)| launch_error(refusal, task))
+            .map_err(launch_error)
     }
 
     /// Like [`launch`](Self::launch), and when `task` returns `Err(e)`, keeps `e.to_string()`
@@ -529,7 +528,7 @@ where
         E: fmt::Display + Send + 'static,
     {
         self.spawn(task_id, task, error_text)
-            .map_err(|(refusal, task)| (refused_state(refusal), task))
+            .map_err(compatible_refusal)
     }
 
     /// Like [`launch_block`](Self::launch_block), keeping the error's text as
@@ -545,7 +544,7 @@ where
     {
         self.run_inline(task_id, task, error_text)
             .await
-            .map_err(|(refusal, task)| (refused_state(refusal), task))
+            .map_err(compatible_refusal)
     }
 
     /// The state of `task_id`, read atomically from its one record: a linearizable answer.
@@ -917,16 +916,18 @@ fn error_text<E: fmt::Display>(error: &E) -> Option<String> {
     Some(error.to_string())
 }
 
-/// The state `launch` reports for a refusal.
-fn refused_state(refusal: LaunchRefusal) -> TaskState {
-    match refusal {
+/// A refusal as the 2.0.2-compatible methods report it: the state, and the unpolled task.
+fn compatible_refusal<Fut>((refusal, task): (LaunchRefusal, Fut)) -> (TaskState, Fut) {
+    let state = match refusal {
         LaunchRefusal::Running => TaskState::Working,
         LaunchRefusal::Succeeded => TaskState::Success,
         LaunchRefusal::Closed { current } => current,
-    }
+    };
+    (state, task)
 }
 
-fn launch_error<Fut>(refusal: LaunchRefusal, task: Fut) -> LaunchError<Fut> {
+/// A refusal as the `try_` methods report it.
+fn launch_error<Fut>((refusal, task): (LaunchRefusal, Fut)) -> LaunchError<Fut> {
     match refusal {
         LaunchRefusal::Running => LaunchError::AlreadyRunning(task),
         LaunchRefusal::Succeeded => LaunchError::AlreadySucceeded(task),
