@@ -100,14 +100,14 @@ async fn main() -> ExitCode {
             println!(
                 "launched {}, succeeded {}, failed {}, panicked {}, cancelled {}, revoked {}, \
                  refused {}, working now {}",
-                c.launched,
-                c.succeeded,
-                c.failed,
-                c.panicked,
-                c.cancelled,
-                c.revoked,
-                c.refused(),
-                c.working
+                c.launched_total,
+                c.succeeded_total,
+                c.failed_total,
+                c.panicked_total,
+                c.cancelled_total,
+                c.revoked_total,
+                c.refused_total(),
+                c.working_now
             );
             ExitCode::SUCCESS
         }

@@ -409,10 +409,10 @@ async fn main() -> ExitCode {
                 bar.set_message(format!(
                     "({}/s) working {} | success {} | failed {} | launched {}",
                     grouped(rate as u64),
-                    grouped(c.working),
-                    grouped(c.success),
+                    grouped(c.working_now),
+                    grouped(c.success_now),
                     grouped(c.failed_now),
-                    grouped(c.launched)
+                    grouped(c.launched_total)
                 ));
             }
         })
@@ -522,16 +522,16 @@ async fn main() -> ExitCode {
     }
     println!("== recorder counters");
     for (name, n) in [
-        ("launched", c.launched),
-        ("succeeded", c.succeeded),
-        ("failed (Err)", c.failed),
-        ("panicked", c.panicked),
-        ("cancelled", c.cancelled),
-        ("dropped", c.dropped),
-        ("revoked", c.revoked),
-        ("refused: already running", c.refused_running),
-        ("refused: already succeeded", c.refused_succeeded),
-        ("refused: closed", c.refused_closed),
+        ("launched", c.launched_total),
+        ("succeeded", c.succeeded_total),
+        ("failed (Err)", c.failed_total),
+        ("panicked", c.panicked_total),
+        ("cancelled", c.cancelled_total),
+        ("dropped", c.dropped_total),
+        ("revoked", c.revoked_total),
+        ("refused: already running", c.refused_running_total),
+        ("refused: already succeeded", c.refused_succeeded_total),
+        ("refused: closed", c.refused_closed_total),
         ("cancelled by the shutdown", shut_down as u64),
     ] {
         println!("  {name:<28}{:>12}", grouped(n));
@@ -543,7 +543,7 @@ async fn main() -> ExitCode {
         grouped(args.jobs),
         secs,
         grouped((args.jobs as f64 / secs) as u64),
-        grouped((c.launched as f64 / secs) as u64),
+        grouped((c.launched_total as f64 / secs) as u64),
         drain.as_millis()
     );
 
@@ -558,10 +558,10 @@ async fn main() -> ExitCode {
     checks.check(
         format!(
             "nothing Working after shutdown (records {working}, gauge {}, tasks {})",
-            c.working,
+            c.working_now,
             jobs.running()
         ),
-        working == 0 && c.working == 0 && jobs.running() == 0,
+        working == 0 && c.working_now == 0 && jobs.running() == 0,
     );
     checks.check(
         format!("every id in the state its client expects ({mismatched} mismatched)"),
@@ -582,37 +582,41 @@ async fn main() -> ExitCode {
         "a launch after the shutdown is refused as closed",
         refused_closed,
     );
-    checks.equal("launched", c.launched, tally.launched.load(SeqCst));
+    checks.equal("launched", c.launched_total, tally.launched.load(SeqCst));
     checks.equal(
         "launched = ended attempts",
-        c.launched,
-        c.succeeded + c.failed + c.panicked + c.cancelled + c.dropped,
+        c.launched_total,
+        c.succeeded_total + c.failed_total + c.panicked_total + c.cancelled_total + c.dropped_total,
     );
-    checks.equal("succeeded", c.succeeded, successes);
-    checks.equal("failed (Err)", c.failed, tally.errors.load(SeqCst));
-    checks.equal("panicked", c.panicked, tally.panics.load(SeqCst));
+    checks.equal("succeeded", c.succeeded_total, successes);
+    checks.equal("failed (Err)", c.failed_total, tally.errors.load(SeqCst));
+    checks.equal("panicked", c.panicked_total, tally.panics.load(SeqCst));
     checks.equal(
         "cancelled",
-        c.cancelled,
+        c.cancelled_total,
         tally.cancelled.load(SeqCst) + shut_down as u64,
     );
-    checks.equal("dropped", c.dropped, 0);
-    checks.equal("revoked", c.revoked, revokes);
+    checks.equal("dropped", c.dropped_total, 0);
+    checks.equal("revoked", c.revoked_total, revokes);
     checks.equal(
         "refused: running",
-        c.refused_running,
+        c.refused_running_total,
         tally.refused_running.load(SeqCst),
     );
     checks.equal(
         "refused: succeeded",
-        c.refused_succeeded,
+        c.refused_succeeded_total,
         tally.refused_succeeded.load(SeqCst),
     );
-    checks.equal("refused: closed", c.refused_closed, 1);
-    checks.equal("success gauge = Success records", c.success, success_ids);
+    checks.equal("refused: closed", c.refused_closed_total, 1);
+    checks.equal(
+        "success gauge = Success records",
+        c.success_now,
+        success_ids,
+    );
     checks.equal(
         "success gauge = successes - revokes",
-        c.success,
+        c.success_now,
         successes - revokes,
     );
     checks.equal("failed gauge = Failed records", c.failed_now, failed);

@@ -114,7 +114,7 @@ async fn main() -> ExitCode {
             launched
         }
         _ = tokio::signal::ctrl_c() => {
-            let launched = pool.counters().launched.saturating_sub(STUCK.len() as u64);
+            let launched = pool.counters().launched_total.saturating_sub(STUCK.len() as u64);
             println!("Ctrl-C after {launched} jobs: draining");
             launched
         }
@@ -153,16 +153,16 @@ async fn main() -> ExitCode {
 
     let c = pool.counters();
     println!("counters:");
-    println!("  launched   {:>6}", c.launched);
-    println!("  succeeded  {:>6}", c.succeeded);
-    println!("  failed     {:>6}", c.failed);
-    println!("  cancelled  {:>6}", c.cancelled);
-    println!("  refused    {:>6}", c.refused());
-    println!("  working    {:>6}", c.working);
+    println!("  launched   {:>6}", c.launched_total);
+    println!("  succeeded  {:>6}", c.succeeded_total);
+    println!("  failed     {:>6}", c.failed_total);
+    println!("  cancelled  {:>6}", c.cancelled_total);
+    println!("  refused    {:>6}", c.refused_total());
+    println!("  working    {:>6}", c.working_now);
     println!("done in {} ms", started.elapsed().as_millis());
 
     let working = pool.count_in_state(TaskState::Working).await;
-    if working == 0 && c.working == 0 && pool.running() == 0 {
+    if working == 0 && c.working_now == 0 && pool.running() == 0 {
         ExitCode::SUCCESS
     } else {
         eprintln!("worker_pool: {working} job(s) still Working after the shutdown");

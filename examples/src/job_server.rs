@@ -566,7 +566,7 @@ pub fn prometheus_text(name: &str, counters: &Counters) -> String {
             "counter",
             "Attempts started (launches accepted).",
             "",
-            vec![("", c.launched)],
+            vec![("", c.launched_total)],
         ),
         (
             "tasks_recorder_refused_total",
@@ -574,9 +574,9 @@ pub fn prometheus_text(name: &str, counters: &Counters) -> String {
             "Launches refused, by reason.",
             "reason",
             vec![
-                ("running", c.refused_running),
-                ("succeeded", c.refused_succeeded),
-                ("closed", c.refused_closed),
+                ("running", c.refused_running_total),
+                ("succeeded", c.refused_succeeded_total),
+                ("closed", c.refused_closed_total),
             ],
         ),
         (
@@ -585,11 +585,11 @@ pub fn prometheus_text(name: &str, counters: &Counters) -> String {
             "Attempts ended, by outcome.",
             "outcome",
             vec![
-                ("succeeded", c.succeeded),
-                ("failed", c.failed),
-                ("panicked", c.panicked),
-                ("cancelled", c.cancelled),
-                ("dropped", c.dropped),
+                ("succeeded", c.succeeded_total),
+                ("failed", c.failed_total),
+                ("panicked", c.panicked_total),
+                ("cancelled", c.cancelled_total),
+                ("dropped", c.dropped_total),
             ],
         ),
         (
@@ -597,14 +597,14 @@ pub fn prometheus_text(name: &str, counters: &Counters) -> String {
             "counter",
             "Successes revoked.",
             "",
-            vec![("", c.revoked)],
+            vec![("", c.revoked_total)],
         ),
         (
             "tasks_recorder_removed_total",
             "counter",
             "Failed records removed.",
             "",
-            vec![("", c.removed)],
+            vec![("", c.removed_total)],
         ),
         (
             "tasks_recorder_tasks",
@@ -612,8 +612,8 @@ pub fn prometheus_text(name: &str, counters: &Counters) -> String {
             "Ids in each state now.",
             "state",
             vec![
-                ("working", c.working),
-                ("success", c.success),
+                ("working", c.working_now),
+                ("success", c.success_now),
                 ("failed", c.failed_now),
             ],
         ),

@@ -97,48 +97,66 @@ pub struct Transition<T> {
 /// The recorder's counters and gauges at one moment, from
 /// [`counters`](crate::AsyncTasksRecorder::counters).
 ///
-/// Every counter counts from the recorder's creation and is exact: each event is counted once,
-/// whatever ends an attempt (panics and cancellations included). The counters are read one
-/// by one, so while tasks run, a snapshot may show an event in one counter and not yet in
-/// another; the gauges are derived from them and may be off by the transitions in flight.
+/// The name of each field says its kind: `*_total` fields are **counters**, which only grow
+/// and count events from the recorder's creation; `*_now` fields are **gauges**, how many ids
+/// are in a state at this moment.
+///
+/// Every counter is exact: each event is counted once, whatever ends an attempt (panics and
+/// cancellations included). The counters are read one by one, so while tasks run, a snapshot
+/// may show an event in one counter and not yet in another; the gauges are derived from them
+/// and may be off by the transitions in flight.
+///
+/// ```
+/// use tasks_recorder::AsyncTasksRecorder;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let jobs: AsyncTasksRecorder<u32> = AsyncTasksRecorder::new();
+/// jobs.launch_block(1, async { Ok::<_, ()>(()) }).await.ok();
+/// jobs.launch_block(2, async { Err::<(), _>("no") }).await.ok();
+/// let c = jobs.counters();
+/// assert_eq!((c.launched_total, c.succeeded_total, c.failed_total), (2, 1, 1));
+/// assert_eq!((c.working_now, c.success_now, c.failed_now), (0, 1, 1));
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Counters {
-    /// Attempts started (launches accepted).
-    pub launched: u64,
-    /// Launches refused because the id was running.
-    pub refused_running: u64,
-    /// Launches refused because the id had succeeded.
-    pub refused_succeeded: u64,
-    /// Launches refused because the recorder was closed.
-    pub refused_closed: u64,
-    /// Attempts that returned `Ok`.
-    pub succeeded: u64,
-    /// Attempts that returned `Err`.
-    pub failed: u64,
-    /// Attempts that panicked.
-    pub panicked: u64,
-    /// Attempts cancelled (by `cancel`, `cancel_all`, or a shutdown).
-    pub cancelled: u64,
-    /// Attempts dropped before they finished, by nobody's request (see
+    /// Counter: attempts started (launches accepted).
+    pub launched_total: u64,
+    /// Counter: launches refused because the id was running.
+    pub refused_running_total: u64,
+    /// Counter: launches refused because the id had succeeded.
+    pub refused_succeeded_total: u64,
+    /// Counter: launches refused because the recorder was closed.
+    pub refused_closed_total: u64,
+    /// Counter: attempts that returned `Ok`.
+    pub succeeded_total: u64,
+    /// Counter: attempts that returned `Err`.
+    pub failed_total: u64,
+    /// Counter: attempts that panicked.
+    pub panicked_total: u64,
+    /// Counter: attempts cancelled (by `cancel`, `cancel_all`, or a shutdown).
+    pub cancelled_total: u64,
+    /// Counter: attempts dropped before they finished, by nobody's request (see
     /// [`FailureKind::Dropped`]).
-    pub dropped: u64,
-    /// Successes revoked.
-    pub revoked: u64,
-    /// Failed records removed (by `remove_failed`, `clear_failed`, age, or the
+    pub dropped_total: u64,
+    /// Counter: successes revoked.
+    pub revoked_total: u64,
+    /// Counter: failed records removed (by `remove_failed`, `clear_failed`, age, or the
     /// `max_failed` policy).
-    pub removed: u64,
+    pub removed_total: u64,
     /// Gauge: ids `Working` now.
-    pub working: u64,
+    pub working_now: u64,
     /// Gauge: ids `Success` now (revoking ones included).
-    pub success: u64,
+    pub success_now: u64,
     /// Gauge: ids `Failed` now.
     pub failed_now: u64,
 }
 
 impl Counters {
-    /// Launches refused, for any reason.
-    pub fn refused(&self) -> u64 {
-        self.refused_running + self.refused_succeeded + self.refused_closed
+    /// Counter: launches refused, for any reason.
+    pub fn refused_total(&self) -> u64 {
+        self.refused_running_total + self.refused_succeeded_total + self.refused_closed_total
     }
 }

@@ -30,30 +30,33 @@ where
     pub fn publish_metrics(&self) {
         let c = self.counters();
         let name = self.name().to_owned();
-        counter!("tasks_recorder_launched_total", "recorder" => name.clone()).absolute(c.launched);
+        counter!("tasks_recorder_launched_total", "recorder" => name.clone())
+            .absolute(c.launched_total);
         for (reason, value) in [
-            ("running", c.refused_running),
-            ("succeeded", c.refused_succeeded),
-            ("closed", c.refused_closed),
+            ("running", c.refused_running_total),
+            ("succeeded", c.refused_succeeded_total),
+            ("closed", c.refused_closed_total),
         ] {
             counter!("tasks_recorder_refused_total", "recorder" => name.clone(), "reason" => reason)
                 .absolute(value);
         }
         for (outcome, value) in [
-            ("succeeded", c.succeeded),
-            ("failed", c.failed),
-            ("panicked", c.panicked),
-            ("cancelled", c.cancelled),
-            ("dropped", c.dropped),
+            ("succeeded", c.succeeded_total),
+            ("failed", c.failed_total),
+            ("panicked", c.panicked_total),
+            ("cancelled", c.cancelled_total),
+            ("dropped", c.dropped_total),
         ] {
             counter!("tasks_recorder_finished_total", "recorder" => name.clone(), "outcome" => outcome)
                 .absolute(value);
         }
-        counter!("tasks_recorder_revoked_total", "recorder" => name.clone()).absolute(c.revoked);
-        counter!("tasks_recorder_removed_total", "recorder" => name.clone()).absolute(c.removed);
+        counter!("tasks_recorder_revoked_total", "recorder" => name.clone())
+            .absolute(c.revoked_total);
+        counter!("tasks_recorder_removed_total", "recorder" => name.clone())
+            .absolute(c.removed_total);
         for (state, value) in [
-            ("working", c.working),
-            ("success", c.success),
+            ("working", c.working_now),
+            ("success", c.success_now),
             ("failed", c.failed_now),
         ] {
             gauge!("tasks_recorder_tasks", "recorder" => name.clone(), "state" => state)

@@ -94,19 +94,19 @@ impl Tally {
         let launched = self.launched.get();
         let failures = failed + panicked + cancelled + dropped;
         Counters {
-            launched,
-            refused_running: self.refused_running.get(),
-            refused_succeeded: self.refused_succeeded.get(),
-            refused_closed: self.refused_closed.get(),
-            succeeded,
-            failed,
-            panicked,
-            cancelled,
-            dropped,
-            revoked,
-            removed,
-            working: launched.saturating_sub(succeeded + failures),
-            success: succeeded.saturating_sub(revoked),
+            launched_total: launched,
+            refused_running_total: self.refused_running.get(),
+            refused_succeeded_total: self.refused_succeeded.get(),
+            refused_closed_total: self.refused_closed.get(),
+            succeeded_total: succeeded,
+            failed_total: failed,
+            panicked_total: panicked,
+            cancelled_total: cancelled,
+            dropped_total: dropped,
+            revoked_total: revoked,
+            removed_total: removed,
+            working_now: launched.saturating_sub(succeeded + failures),
+            success_now: succeeded.saturating_sub(revoked),
             failed_now: failures.saturating_sub(relaunched + removed),
         }
     }

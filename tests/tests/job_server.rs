@@ -123,7 +123,7 @@ impl Harness {
             .expect("the server did not fail");
         assert_eq!(self.jobs.count_in_state(TaskState::Working).await, 0);
         assert_eq!(self.jobs.running(), 0);
-        assert_eq!(drained.counters.working, 0);
+        assert_eq!(drained.counters.working_now, 0);
         assert!(self.jobs.is_closed());
         // Nobody listens any more.
         assert!(self
@@ -280,33 +280,39 @@ async fn every_route_from_launch_to_drain() {
     for (line, value) in [
         (
             "tasks_recorder_launched_total{recorder=\"jobs\"}",
-            c.launched,
+            c.launched_total,
         ),
         (
             "tasks_recorder_refused_total{recorder=\"jobs\",reason=\"running\"}",
-            c.refused_running,
+            c.refused_running_total,
         ),
         (
             "tasks_recorder_refused_total{recorder=\"jobs\",reason=\"succeeded\"}",
-            c.refused_succeeded,
+            c.refused_succeeded_total,
         ),
         (
             "tasks_recorder_finished_total{recorder=\"jobs\",outcome=\"succeeded\"}",
-            c.succeeded,
+            c.succeeded_total,
         ),
         (
             "tasks_recorder_finished_total{recorder=\"jobs\",outcome=\"panicked\"}",
-            c.panicked,
+            c.panicked_total,
         ),
         (
             "tasks_recorder_finished_total{recorder=\"jobs\",outcome=\"cancelled\"}",
-            c.cancelled,
+            c.cancelled_total,
         ),
-        ("tasks_recorder_revoked_total{recorder=\"jobs\"}", c.revoked),
-        ("tasks_recorder_removed_total{recorder=\"jobs\"}", c.removed),
+        (
+            "tasks_recorder_revoked_total{recorder=\"jobs\"}",
+            c.revoked_total,
+        ),
+        (
+            "tasks_recorder_removed_total{recorder=\"jobs\"}",
+            c.removed_total,
+        ),
         (
             "tasks_recorder_tasks{recorder=\"jobs\",state=\"success\"}",
-            c.success,
+            c.success_now,
         ),
     ] {
         assert!(
@@ -315,11 +321,21 @@ async fn every_route_from_launch_to_drain() {
         );
     }
     assert_eq!(
-        (c.launched, c.succeeded, c.failed, c.panicked, c.cancelled),
+        (
+            c.launched_total,
+            c.succeeded_total,
+            c.failed_total,
+            c.panicked_total,
+            c.cancelled_total
+        ),
         (6, 3, 1, 1, 1)
     );
     assert_eq!(
-        (c.refused_running, c.refused_succeeded, c.revoked),
+        (
+            c.refused_running_total,
+            c.refused_succeeded_total,
+            c.revoked_total
+        ),
         (1, 1, 1)
     );
     assert!(text.contains("# TYPE tasks_recorder_tasks gauge"));
@@ -342,7 +358,7 @@ async fn every_route_from_launch_to_drain() {
         drained.cancelled, 0,
         "the job ended before the grace period"
     );
-    assert_eq!(drained.counters.refused_closed, 1);
+    assert_eq!(drained.counters.refused_closed_total, 1);
     assert_eq!(jobs.query_task_state("late").await, TaskState::NotFound);
 }
 
@@ -394,7 +410,7 @@ async fn racing_duplicate_puts_launch_once() {
     }
 
     // Racing again for ids that succeeded: all 200, nothing launched.
-    let launched = server.jobs.counters().launched;
+    let launched = server.jobs.counters().launched_total;
     let mut again = tokio::task::JoinSet::new();
     for _ in 0..RACERS {
         let client = server.client.clone();
@@ -405,7 +421,7 @@ async fn racing_duplicate_puts_launch_once() {
         let (status, body) = joined.expect("a racer did not panic");
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    assert_eq!(server.jobs.counters().launched, launched);
+    assert_eq!(server.jobs.counters().launched_total, launched);
     assert_eq!(launched, IDS as u64);
 
     // Shutdown with the long jobs still running: the grace period runs out and they are
@@ -421,8 +437,8 @@ async fn racing_duplicate_puts_launch_once() {
         let kind = info.failure.map(|f| f.kind);
         assert_eq!(kind, Some(FailureKind::ShutDown));
     }
-    assert_eq!(drained.counters.succeeded, (IDS / 2) as u64);
-    assert_eq!(drained.counters.cancelled, (IDS / 2) as u64);
+    assert_eq!(drained.counters.succeeded_total, (IDS / 2) as u64);
+    assert_eq!(drained.counters.cancelled_total, (IDS / 2) as u64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,7 +492,7 @@ async fn bad_input_gets_a_json_4xx() {
     assert_error(&answer, StatusCode::METHOD_NOT_ALLOWED);
 
     // Nothing was launched, and the longest id allowed works.
-    assert_eq!(server.jobs.counters().launched, 0);
+    assert_eq!(server.jobs.counters().launched_total, 0);
     assert!(server.jobs.is_empty());
     let longest = "b".repeat(MAX_ID_LEN);
     let (status, _) = server.put(&longest, json!({"duration_ms": 50})).await;
@@ -484,6 +500,6 @@ async fn bad_input_gets_a_json_4xx() {
     assert_eq!(server.settled(&longest).await["state"], "success");
 
     let (drained, _) = server.shut_down().await;
-    assert_eq!(drained.counters.launched, 1);
+    assert_eq!(drained.counters.launched_total, 1);
     assert_eq!(drained.cancelled, 0);
 }

@@ -200,34 +200,40 @@ async fn counters_are_exact_under_panics_and_cancellations() {
         .is_err());
 
     let c = recorder.counters();
-    assert_eq!(c.launched, 41);
+    assert_eq!(c.launched_total, 41);
     assert_eq!(
         (
-            c.refused_running,
-            c.refused_succeeded,
-            c.refused_closed,
-            c.refused()
+            c.refused_running_total,
+            c.refused_succeeded_total,
+            c.refused_closed_total,
+            c.refused_total()
         ),
         (10, 1, 1, 12)
     );
     assert_eq!(
-        (c.succeeded, c.failed, c.panicked, c.cancelled, c.dropped),
+        (
+            c.succeeded_total,
+            c.failed_total,
+            c.panicked_total,
+            c.cancelled_total,
+            c.dropped_total
+        ),
         (10, 11, 10, 10, 0)
     );
-    assert_eq!((c.revoked, c.removed), (1, 1));
+    assert_eq!((c.revoked_total, c.removed_total), (1, 1));
     assert_eq!(
-        c.working as usize,
+        c.working_now as usize,
         recorder.count_in_state(TaskState::Working).await
     );
     assert_eq!(
-        c.success as usize,
+        c.success_now as usize,
         recorder.count_in_state(TaskState::Success).await
     );
     assert_eq!(
         c.failed_now as usize,
         recorder.count_in_state(TaskState::Failed).await
     );
-    assert_eq!((c.working, c.success, c.failed_now), (0, 9, 29));
+    assert_eq!((c.working_now, c.success_now, c.failed_now), (0, 9, 29));
 }
 
 async fn next(
@@ -324,7 +330,7 @@ async fn failed_records_can_be_removed() {
     assert_eq!(recorder.clear_failed(), 1);
     assert_eq!(recorder.count_in_state(TaskState::Failed).await, 0);
     assert_eq!(recorder.count_in_state(TaskState::Success).await, 4);
-    assert_eq!(recorder.counters().removed, 7);
+    assert_eq!(recorder.counters().removed_total, 7);
 }
 
 /// Catches a `max_failed` policy that lets failed records grow without bound, evicts the

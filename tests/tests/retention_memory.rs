@@ -71,8 +71,8 @@ async fn a_million_tasks_leave_nothing_behind() {
         .unwrap_or(baseline);
     let grown = after.saturating_sub(baseline);
     let c = recorder.counters();
-    assert_eq!(c.launched, BATCH * BATCHES * 3 / 2);
-    assert_eq!((c.working, c.success, c.failed_now), (0, 0, 0));
+    assert_eq!(c.launched_total, BATCH * BATCHES * 3 / 2);
+    assert_eq!((c.working_now, c.success_now, c.failed_now), (0, 0, 0));
     assert_eq!(recorder.count_in_state(TaskState::Failed).await, 0);
     // The slack is for bucket arrays that scc keeps or retires lazily (readings here swing by
     // up to about 1.4 MB from round to round, and the floor can sit a few hundred KB up). A
