@@ -9,10 +9,13 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 
+use futures_util::future::{select, Either};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
+use crate::context::{self, Current};
 use crate::recorder::Inner;
+use crate::running::{Running, Stop};
 use crate::transition::Outcome;
 
 /// One attempt of a task. When dropped without [`Attempt::finish`], records the attempt as
@@ -26,6 +29,9 @@ where
     pub(crate) id: T,
     pub(crate) attempt: u32,
     pub(crate) finished: bool,
+    /// The running side of the attempt's record: its waiters are woken when the guard drops,
+    /// even if the record could not be settled (see [`Running::release`]).
+    pub(crate) run: Arc<Running>,
     /// Counts the attempt as running for shutdown; released after the record is settled
     /// (fields drop after `Drop::drop`), so a finished shutdown sees every record settled.
     pub(crate) _running: TaskTrackerToken,
@@ -36,7 +42,8 @@ where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
     /// Runs `task` and records how it ended; `describe` gives the text of an error, if it is
-    /// kept. A panic of `task` is recorded first, then goes on.
+    /// kept. A panic of `task` is recorded first, then goes on. While `task` is polled, the
+    /// attempt is the [current one](crate::context).
     ///
     /// A combinator chain rather than an `async fn`: the future tokio stores and moves is then
     /// the task plus this guard, with no second copy of the task and no slot for the
@@ -49,7 +56,11 @@ where
     where
         Fut: Future<Output = Result<R, E>>,
     {
-        AssertUnwindSafe(task).catch_unwind().map(move |ended| {
+        let current = Current {
+            recorder: Arc::as_ptr(&self.inner) as usize,
+            run: Arc::as_ptr(&self.run) as usize,
+        };
+        context::scope(current, AssertUnwindSafe(task).catch_unwind()).map(move |ended| {
             let outcome = match ended {
                 Ok(Ok(_)) => Outcome::Succeeded,
                 Ok(Err(error)) => Outcome::Failed(describe(&error)),
@@ -76,21 +87,6 @@ where
         self.run(task, describe).await;
     }
 
-    /// [`run_limited`](Self::run_limited), stopped (and recorded as abandoned) when `cancel`
-    /// is cancelled.
-    pub(crate) async fn run_until_cancelled<Fut, R, E>(
-        self,
-        task: Fut,
-        describe: fn(&E) -> Option<String>,
-        cancel: CancellationToken,
-    ) where
-        Fut: Future<Output = Result<R, E>>,
-    {
-        cancel
-            .run_until_cancelled(self.run_limited(task, describe))
-            .await;
-    }
-
     /// Records how the attempt ended.
     fn finish(mut self, outcome: Outcome) {
         self.finished = true;
@@ -107,7 +103,26 @@ where
             self.inner
                 .settle(&self.id, self.attempt, Outcome::Abandoned);
         }
+        // A no-op once the record is settled; wakes the waiters if settling it panicked.
+        self.run.release();
     }
+}
+
+/// Runs `attempt` (the future of an attempt, whose guard is inside it) until it ends or
+/// `stop` is cancelled. On a cancellation, the attempt is marked as stopped by `why` (unless
+/// the recorder already asked it to stop for another reason) before its future is dropped,
+/// so its guard records that reason. The attempt is polled first, so an attempt that is
+/// ready when the token fires keeps its own outcome.
+pub(crate) async fn until_stopped<F>(attempt: F, stop: &CancellationToken, run: &Running, why: Stop)
+where
+    F: Future<Output = ()>,
+{
+    let attempt = std::pin::pin!(attempt);
+    let stopped = std::pin::pin!(stop.cancelled());
+    if let Either::Right(_) = select(attempt, stopped).await {
+        run.mark_stopped(why);
+    }
+    // Returning drops the attempt's future (and its guard) if it did not finish.
 }
 
 /// The message of a panic payload, when it is a string (as `panic!` makes it).

@@ -86,9 +86,12 @@ where
     ///
     /// Give each recorder a [child token](CancellationToken::child_token) of a service-wide
     /// token to cancel them all together, or of another recorder's token to build a
-    /// hierarchy. The recorder watches the token from a small task, started when the recorder
-    /// is built inside a tokio runtime (or at its first launch); the task ends when the
-    /// recorder is dropped.
+    /// hierarchy. No watcher task is involved: each attempt races its own future against the
+    /// token, and every launch checks it, so the token works whatever runtime the recorder
+    /// is used from (a recorder in a `static` serves one runtime after another). Attempts
+    /// stopped by the token are recorded `Failed` with
+    /// [`FailureKind::ShutDown`](crate::FailureKind::ShutDown). While the token is set, each
+    /// attempt pays for one registration with it (a short lock of the token's waiter list).
     pub fn cancellation_token(mut self, token: CancellationToken) -> Self {
         self.options.token = Some(token);
         self
@@ -114,7 +117,7 @@ where
     }
 
     /// Names the recorder (`"tasks"` by default): the `recorder` label of its
-    /// [metrics](AsyncTasksRecorder::publish_metrics) and the `recorder` field of its
+    /// metrics (`publish_metrics`, with the `metrics` feature) and the `recorder` field of its
     /// `tracing` spans and events, so that several recorders can be told apart.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.options.name = Arc::from(name.into());

@@ -129,7 +129,7 @@
 //! [`launch_with_error_text`](AsyncTasksRecorder::launch_with_error_text), a panic with its
 //! message, a cancel, a shutdown, a drop). [`counters`](AsyncTasksRecorder::counters) are exact
 //! event counts and gauges; the `metrics` feature publishes them through the `metrics` facade
-//! ([`publish_metrics`](AsyncTasksRecorder::publish_metrics)).
+//! (`AsyncTasksRecorder::publish_metrics`, with the `metrics` feature).
 //! [`subscribe_transitions`](AsyncTasksRecorder::subscribe_transitions) streams every state
 //! change. The `tracing` feature runs each task in a span carrying its id. Failed records can be
 //! removed by hand, by age, or bounded by [`Builder::max_failed`]; `Success` records leave only
@@ -146,7 +146,8 @@
 //! # Features
 //!
 //! - `macros` (default): the [`recorded_task`] attribute.
-//! - `metrics`: [`AsyncTasksRecorder::publish_metrics`].
+//! - `metrics`: `AsyncTasksRecorder::publish_metrics`, which publishes the counters through
+//!   the `metrics` facade.
 //! - `tracing`: spans and events for tasks and transitions.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -156,11 +157,18 @@
 pub mod __private;
 mod attempt;
 mod builder;
+mod context;
 mod default_recorder;
 mod info;
+mod launch;
+mod lifecycle;
+mod listing;
 #[cfg(feature = "metrics")]
 mod metrics;
+mod query;
 mod recorder;
+mod retention;
+mod revoke;
 mod running;
 mod state;
 mod tally;

@@ -18,9 +18,9 @@ pub(crate) struct Running {
     cancel: Canceller,
     /// Who asked the attempt to stop: [`NOT_STOPPED`], [`CANCELLED`] or [`SHUT_DOWN`].
     stopped_by: AtomicU8,
-    /// Created by the first waiter; when the attempt ends it receives the final state. A waiter
-    /// subscribes under the entry lock, so it cannot miss the end.
-    waiters: OnceLock<watch::Sender<TaskState>>,
+    /// Created by the first waiter; `None` while the attempt runs, then the state it ended in.
+    /// A waiter subscribes under the entry lock, so it cannot miss the end.
+    waiters: OnceLock<watch::Sender<Option<TaskState>>>,
 }
 
 const NOT_STOPPED: u8 = 0;
@@ -86,16 +86,7 @@ impl Running {
     /// Asks the attempt to stop; it settles as `Failed` once its future is dropped (or as
     /// whatever it returned, if it finished first). The first request names the reason.
     pub(crate) fn stop(&self, why: Stop) {
-        let code = match why {
-            Stop::Cancel => CANCELLED,
-            Stop::Shutdown => SHUT_DOWN,
-        };
-        let _ = self.stopped_by.compare_exchange(
-            NOT_STOPPED,
-            code,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        );
+        self.mark_stopped(why);
         match &self.cancel {
             Canceller::Spawned(handle) => {
                 let handle = handle.lock().unwrap_or_else(PoisonError::into_inner);
@@ -107,6 +98,21 @@ impl Running {
         }
     }
 
+    /// Records that the recorder stops the attempt for `why`, unless it was already asked to
+    /// stop: the first request names the reason.
+    pub(crate) fn mark_stopped(&self, why: Stop) {
+        let code = match why {
+            Stop::Cancel => CANCELLED,
+            Stop::Shutdown => SHUT_DOWN,
+        };
+        let _ = self.stopped_by.compare_exchange(
+            NOT_STOPPED,
+            code,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
     /// Why the recorder asked the attempt to stop, if it did.
     pub(crate) fn stopped_by(&self) -> Option<FailureKind> {
         match self.stopped_by.load(Ordering::Relaxed) {
@@ -116,17 +122,32 @@ impl Running {
         }
     }
 
-    /// A receiver that sees the attempt's final state once it ends.
-    pub(crate) fn subscribe(&self) -> watch::Receiver<TaskState> {
+    /// A receiver that sees `Some` of the attempt's final state once it ends.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Option<TaskState>> {
         self.waiters
-            .get_or_init(|| watch::Sender::new(TaskState::Working))
+            .get_or_init(|| watch::Sender::new(None))
             .subscribe()
     }
 
     /// The attempt ended in `state`: wakes every waiter with it.
     pub(crate) fn ended(&self, state: TaskState) {
         if let Some(waiters) = self.waiters.get() {
-            waiters.send_replace(state);
+            waiters.send_replace(Some(state));
+        }
+    }
+
+    /// The attempt's guard is gone. Its record was settled (and the waiters woken) unless
+    /// settling it panicked (a panicking `Hash` or `Eq` of the id): the record then still
+    /// reads `Working`, and the waiters are woken with that, rather than waiting forever.
+    pub(crate) fn release(&self) {
+        if let Some(waiters) = self.waiters.get() {
+            waiters.send_if_modified(|state| {
+                let unsettled = state.is_none();
+                if unsettled {
+                    *state = Some(TaskState::Working);
+                }
+                unsettled
+            });
         }
     }
 }

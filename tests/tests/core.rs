@@ -28,6 +28,8 @@ on_both_runtimes!(
     listing_reports_each_state,
     borrowed_queries_work_for_string_ids,
     stress_random_failures_retries_and_revokes,
+    panicking_clone_of_the_id_leaves_nothing_working,
+    panicking_hash_at_completion_hangs_neither_wait_nor_shutdown,
 );
 
 /// Asserts that a launch was accepted (its `Err` holds a future, which has no `Debug`).
@@ -553,4 +555,111 @@ fn launch_outside_a_runtime_panics_without_leaving_working() {
     );
     let query = std::pin::pin!(recorder.query_task_state(&1));
     assert_eq!(support::poll_once(query), Poll::Ready(TaskState::Failed));
+}
+
+/// An id whose `Clone` or `Hash` panics while its switch says so: user code that the
+/// recorder runs on its own paths.
+#[derive(Debug)]
+struct Touchy {
+    id: u64,
+    panics: Arc<AtomicUsize>,
+}
+
+/// Switch values of [`Touchy`].
+const NOTHING_PANICS: usize = 0;
+const CLONE_PANICS: usize = 1;
+const HASH_PANICS: usize = 2;
+
+impl Touchy {
+    fn new(id: u64, panics: &Arc<AtomicUsize>) -> Self {
+        Touchy {
+            id,
+            panics: Arc::clone(panics),
+        }
+    }
+
+    fn check(&self, what: usize) {
+        if self.panics.load(Ordering::SeqCst) == what {
+            panic!("{}", support::TASK_PANIC);
+        }
+    }
+}
+
+impl Clone for Touchy {
+    fn clone(&self) -> Self {
+        self.check(CLONE_PANICS);
+        Touchy::new(self.id, &self.panics)
+    }
+}
+
+impl PartialEq for Touchy {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for Touchy {}
+
+impl std::hash::Hash for Touchy {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.check(HASH_PANICS);
+        self.id.hash(state);
+    }
+}
+
+/// Catches a launch that stores the `Working` record before it clones the id: a panicking
+/// `Clone` then left the id `Working` forever (relaunches refused, `shutdown` returning with
+/// the id still `Working`).
+async fn panicking_clone_of_the_id_leaves_nothing_working() {
+    support::quiet_task_panics();
+    let switch = Arc::new(AtomicUsize::new(CLONE_PANICS));
+    let recorder = AsyncTasksRecorder::<Touchy>::new();
+    let launch = tokio::spawn({
+        let (recorder, id) = (recorder.clone(), Touchy::new(1, &switch));
+        async move {
+            let _ = recorder.launch(id, async { Ok::<_, ()>(()) }).await;
+        }
+    });
+    assert!(within("launch", launch)
+        .await
+        .expect_err("it panicked")
+        .is_panic());
+    switch.store(NOTHING_PANICS, Ordering::SeqCst);
+    let id = Touchy::new(1, &switch);
+    assert_eq!(recorder.query_task_state(&id).await, TaskState::NotFound);
+    assert_eq!(recorder.counters().launched_total, 0);
+    assert_eq!(recorder.running(), 0);
+    recorder
+        .launch_block(id.clone(), async { Ok::<_, ()>(()) })
+        .await
+        .launched("a launch after the panicking one");
+    assert_eq!(recorder.query_task_state(&id).await, TaskState::Success);
+    within("shutdown", recorder.shutdown()).await;
+}
+
+/// Catches a `Hash` that panics when the task completes and hangs `wait` or `shutdown`: the
+/// record cannot be found to settle it, and is left `Working` (documented), but whoever
+/// waits for the attempt is woken, and `shutdown` returns.
+async fn panicking_hash_at_completion_hangs_neither_wait_nor_shutdown() {
+    support::quiet_task_panics();
+    let switch = Arc::new(AtomicUsize::new(NOTHING_PANICS));
+    let recorder = AsyncTasksRecorder::<Touchy>::new();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let task = async move {
+        released.await.map_err(|_| ())?;
+        Ok::<_, ()>(())
+    };
+    recorder
+        .launch(Touchy::new(7, &switch), task)
+        .await
+        .launched("the launch");
+    let id = Touchy::new(7, &switch);
+    let mut waiting = std::pin::pin!(recorder.wait(&id));
+    assert!(support::poll_once(waiting.as_mut()).is_pending());
+    switch.store(HASH_PANICS, Ordering::SeqCst);
+    release.send(()).expect("the task waits");
+    assert_eq!(within("wait", waiting).await, TaskState::Working);
+    within("shutdown", recorder.shutdown()).await;
+    switch.store(NOTHING_PANICS, Ordering::SeqCst);
+    assert_eq!(recorder.running(), 0);
 }

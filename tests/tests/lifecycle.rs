@@ -34,6 +34,10 @@ on_both_runtimes!(
     tasks_waiting_for_the_limit_can_be_cancelled,
     dropped_wait_and_shutdown_leave_nothing_behind,
     cancels_racing_launches_keep_at_most_once,
+    token_stops_a_launch_block_too,
+    waiting_for_its_own_id_fails_clearly,
+    shutdown_from_its_own_task_fails_clearly,
+    shutdown_with_grace_from_its_own_task_ends,
 );
 
 /// A task that signals when it starts and then waits for `release` (or forever if it is
@@ -462,4 +466,176 @@ async fn cancels_racing_launches_keep_at_most_once() {
         );
         assert_ne!(state, TaskState::Working);
     }
+}
+
+/// Catches a token that depends on a watcher task: a recorder kept in a `static` (as with
+/// the attribute, or across `#[tokio::test]`s) was used in runtime A, A was dropped with the
+/// watcher in it, and in runtime B a cancelled token closed the recorder but left its task
+/// `Working`, so `shutdown` never returned.
+#[test]
+fn token_works_after_the_first_runtime_is_gone() {
+    let token = CancellationToken::new();
+    let recorder: AsyncTasksRecorder<u64> = AsyncTasksRecorder::builder()
+        .cancellation_token(token.clone())
+        .build();
+    let runtime = |multi: bool| {
+        let mut builder = if multi {
+            tokio::runtime::Builder::new_multi_thread()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+        };
+        builder.enable_all().build().expect("a runtime")
+    };
+    for (a, b) in [(false, false), (true, false), (false, true)] {
+        let token = token.child_token();
+        let recorder: AsyncTasksRecorder<u64> = AsyncTasksRecorder::builder()
+            .cancellation_token(token.clone())
+            .build();
+        runtime(a).block_on(async {
+            let task = async { Ok::<_, ()>(()) };
+            assert!(recorder.launch(1, task).await.is_ok());
+            assert_eq!(within("wait", recorder.wait(&1)).await, TaskState::Success);
+        });
+        runtime(b).block_on(async {
+            let (task, started, _release) = gated();
+            accepted(recorder.launch(2, task).await);
+            within("start", started).await.expect("started");
+            token.cancel();
+            assert!(recorder.is_closed());
+            within(
+                "shutdown after the first runtime is gone",
+                recorder.shutdown(),
+            )
+            .await;
+            assert_eq!(recorder.query_task_state(&2).await, TaskState::Failed);
+            let info = recorder.task_info(&2).await.expect("a record");
+            assert_eq!(
+                info.failure.map(|f| f.kind),
+                Some(tasks_recorder::FailureKind::ShutDown)
+            );
+        });
+    }
+    // The recorder built outside any runtime works the same.
+    runtime(false).block_on(async {
+        accepted(
+            recorder
+                .launch(3, std::future::pending::<Result<(), ()>>())
+                .await,
+        );
+        token.cancel();
+        within("shutdown", recorder.shutdown()).await;
+        assert_eq!(recorder.query_task_state(&3).await, TaskState::Failed);
+    });
+}
+
+/// Catches a token that stops spawned tasks but not `launch_block` ones, or records them
+/// with the wrong reason.
+async fn token_stops_a_launch_block_too() {
+    let token = CancellationToken::new();
+    let recorder: AsyncTasksRecorder<u64> = AsyncTasksRecorder::builder()
+        .cancellation_token(token.clone())
+        .build();
+    let (task, started, _release) = gated();
+    let blocked = tokio::spawn({
+        let recorder = recorder.clone();
+        async move { recorder.launch_block(1, task).await.is_ok() }
+    });
+    within("start", started).await.expect("started");
+    token.cancel();
+    assert!(within("launch_block", blocked).await.expect("no panic"));
+    let info = recorder.task_info(&1).await.expect("a record");
+    assert_eq!(
+        info.failure.map(|f| f.kind),
+        Some(tasks_recorder::FailureKind::ShutDown)
+    );
+    within("shutdown", recorder.shutdown()).await;
+}
+
+/// The panic message of a task that failed, if it panicked.
+async fn panic_message(recorder: &AsyncTasksRecorder<u64>, id: u64) -> String {
+    let failure = recorder.task_info(&id).await.and_then(|info| info.failure);
+    let failure = failure.expect("the task failed");
+    assert_eq!(failure.kind, tasks_recorder::FailureKind::Panicked);
+    failure.message.expect("a panic message")
+}
+
+/// Catches a task that waits for its own id and hangs silently, `Working` forever.
+async fn waiting_for_its_own_id_fails_clearly() {
+    support::quiet_task_panics_containing("waits for its own id");
+    let recorder = AsyncTasksRecorder::<u64>::new();
+    let inline = tokio::spawn({
+        let recorder = recorder.clone();
+        async move {
+            let me = recorder.clone();
+            let task = async move { Ok::<_, ()>(me.wait(&2).await) };
+            recorder.launch_block(2, task).await.is_ok()
+        }
+    });
+    let joined = within("launch_block waiting for itself", inline).await;
+    assert!(joined.expect_err("the caller sees the panic").is_panic());
+    assert!(panic_message(&recorder, 2)
+        .await
+        .contains("waits for its own id"));
+
+    let me = recorder.clone();
+    let task = async move { Ok::<_, ()>(me.wait(&3).await) };
+    accepted(recorder.launch(3, task).await);
+    assert_eq!(within("wait", recorder.wait(&3)).await, TaskState::Failed);
+    assert!(panic_message(&recorder, 3)
+        .await
+        .contains("waits for its own id"));
+
+    // Waiting for another id from inside a task is fine.
+    let (other, started, release) = gated();
+    accepted(recorder.launch(4, other).await);
+    let me = recorder.clone();
+    let waiter = async move { Ok::<_, ()>(me.wait(&4).await) };
+    accepted(recorder.launch(5, waiter).await);
+    within("start", started).await.expect("started");
+    release.send(()).expect("released");
+    assert_eq!(within("wait", recorder.wait(&5)).await, TaskState::Success);
+}
+
+/// Catches a job that shuts down its own recorder and stays `Working` forever.
+async fn shutdown_from_its_own_task_fails_clearly() {
+    support::quiet_task_panics_containing("shutdown() called from inside a task");
+    let recorder = AsyncTasksRecorder::<u64>::new();
+    let me = recorder.clone();
+    let task = async move {
+        me.shutdown().await;
+        Ok::<_, ()>(())
+    };
+    accepted(recorder.launch(1, task).await);
+    assert_eq!(within("wait", recorder.wait(&1)).await, TaskState::Failed);
+    assert!(panic_message(&recorder, 1)
+        .await
+        .contains("shutdown() called from inside"));
+    // A task of another recorder may shut this one down.
+    let other = AsyncTasksRecorder::<u64>::new();
+    let me = recorder.clone();
+    let task = async move {
+        me.shutdown().await;
+        Ok::<_, ()>(())
+    };
+    accepted(other.launch(1, task).await);
+    assert_eq!(within("wait", other.wait(&1)).await, TaskState::Success);
+    assert!(recorder.is_closed());
+}
+
+/// Catches a `shutdown_with_grace` from inside one of the recorder's own tasks that hangs:
+/// it cancels its own task with the rest once the grace period is over.
+async fn shutdown_with_grace_from_its_own_task_ends() {
+    let recorder = AsyncTasksRecorder::<u64>::new();
+    let (hang, started, _release) = gated();
+    accepted(recorder.launch(1, hang).await);
+    within("start", started).await.expect("started");
+    let me = recorder.clone();
+    let task = async move {
+        me.shutdown_with_grace(Duration::from_millis(1)).await;
+        Ok::<_, ()>(())
+    };
+    accepted(recorder.launch(2, task).await);
+    assert_eq!(within("wait", recorder.wait(&2)).await, TaskState::Failed);
+    within("shutdown", recorder.shutdown()).await;
+    assert_eq!(recorder.query_task_state(&1).await, TaskState::Failed);
 }

@@ -179,3 +179,49 @@ pub async fn assert_settled_and_revocable(
         }
     }
 }
+
+/// A failure detector for code that could hang while a thread is blocked (under a lock, say),
+/// where an async timeout cannot fire: a thread that ends the process with a message if the
+/// returned guard is not dropped within [`stuck`].
+pub fn watchdog(what: &'static str) -> Watchdog {
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(stuck()) {
+            // Straight to stderr: the test harness captures `eprintln!` of a test's threads,
+            // and the capture is lost when the process exits.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "watchdog: stuck: {what}");
+            std::process::exit(101);
+        }
+    });
+    Watchdog { _done: done }
+}
+
+/// Stops its [`watchdog`] when dropped (the test finished, or failed on its own).
+pub struct Watchdog {
+    _done: std::sync::mpsc::Sender<()>,
+}
+
+/// Like [`quiet_task_panics`], and also hides the panics whose message contains `part` (the
+/// recorder's own panics that a test provokes on purpose).
+pub fn quiet_task_panics_containing(part: &'static str) {
+    static PARTS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    static INSTALL: Once = Once::new();
+    PARTS.lock().unwrap_or_else(|e| e.into_inner()).push(part);
+    INSTALL.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("");
+            let parts = PARTS.lock().unwrap_or_else(|e| e.into_inner());
+            let expected = message == TASK_PANIC || parts.iter().any(|p| message.contains(p));
+            if !expected {
+                default(info);
+            }
+        }));
+    });
+}

@@ -1,0 +1,184 @@
+//! The lifecycle of attempts: waiting for one, cancelling one or all, closing the recorder and
+//! shutting it down.
+
+use std::borrow::Borrow;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::context;
+use crate::recorder::Inner;
+use crate::running::Stop;
+use crate::transition::Record;
+use crate::{AsyncTasksRecorder, TaskState};
+
+impl<T> Inner<T>
+where
+    T: Eq + Hash + Clone + Send + Sync + 'static,
+{
+    /// Asks every running attempt to stop; returns how many were asked.
+    pub(crate) fn cancel_all(&self, why: Stop) -> usize {
+        let mut cancelled = 0;
+        self.records.iter_sync(|_, record| {
+            if let Record::Working { run, .. } = record {
+                run.stop(why);
+                cancelled += 1;
+            }
+            true
+        });
+        cancelled
+    }
+}
+
+impl<T> AsyncTasksRecorder<T>
+where
+    T: Eq + Hash + Clone + Send + Sync + 'static,
+{
+    /// Waits until `task_id` is no longer [`TaskState::Working`] and returns the state its
+    /// attempt ended in; returns at once with the current state if the id is not running.
+    ///
+    /// No polling and no missed wake-up: the waiter subscribes to the attempt under the lock
+    /// of the id's entry, and the attempt's end publishes its final state under the same lock.
+    /// It wakes whatever ends the attempt: success, failure, panic, cancellation or shutdown.
+    /// Tasks nobody waits on pay nothing for this. Dropping the returned future changes
+    /// nothing.
+    ///
+    /// It returns `Working` in one case only: the attempt ended but its record could not be
+    /// updated, because the id's `Hash` or `Eq` panicked (the record then stays `Working`).
+    ///
+    /// # Panics
+    /// Panics if called from inside the running attempt of `task_id` itself (e.g.
+    /// `launch_block(2, async { recorder.wait(&2).await; .. })`): it would wait for itself
+    /// forever. The attempt is then recorded `Failed` ([`FailureKind::Panicked`]) with that
+    /// message. Waits that form a longer cycle (a task of id 1 waiting for id 2, whose task
+    /// waits for id 1) cannot be detected and never end: don't write them.
+    ///
+    /// [`FailureKind::Panicked`]: crate::FailureKind::Panicked
+    pub async fn wait<Q>(&self, task_id: &Q) -> TaskState
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let subscribed = self
+            .inner
+            .records
+            .read_sync(task_id, |_, record| match record {
+                Record::Working { run, .. } if context::is_inside(run) => Err(None),
+                Record::Working { run, .. } => Err(Some(run.subscribe())),
+                settled => Ok(settled.state()),
+            });
+        match subscribed {
+            None => TaskState::NotFound,
+            Some(Ok(state)) => state,
+            Some(Err(None)) => panic!(
+                "tasks-recorder: a task waits for its own id to stop being Working, \
+                 which would never happen; wait for an id from outside its own task"
+            ),
+            Some(Err(Some(mut ended))) => {
+                let ended = ended.wait_for(Option::is_some).await.map(|state| *state);
+                match ended {
+                    Ok(Some(state)) => state,
+                    // Every end of an attempt publishes its state first; should the channel
+                    // close without it, the record itself says how the attempt ended.
+                    _ => self.query_task_state(task_id).await,
+                }
+            }
+        }
+    }
+
+    /// Asks the running attempt of `task_id` to stop: its future is dropped at its next
+    /// `.await` (or before it starts, if it waits for the concurrency limit), and the id is
+    /// then recorded as `Failed` and can be launched again. Returns `false`, changing nothing,
+    /// if the id is not `Working`.
+    ///
+    /// The id stays `Working` until the future is actually dropped; [`wait`](Self::wait) for
+    /// it to see the end. If the attempt finishes before it sees the cancellation, its own
+    /// outcome is recorded (a success is never hidden, so at most one success per id still
+    /// holds).
+    pub fn cancel<Q>(&self, task_id: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.inner
+            .records
+            .read_sync(task_id, |_, record| match record {
+                Record::Working { run, .. } => {
+                    run.stop(Stop::Cancel);
+                    true
+                }
+                _ => false,
+            })
+            .unwrap_or(false)
+    }
+
+    /// Asks every running attempt to stop, as [`cancel`](Self::cancel) does for one, and
+    /// returns how many it asked. The recorder stays open: attempts launched after the scan
+    /// passed their id run normally.
+    pub fn cancel_all(&self) -> usize {
+        self.inner.cancel_all(Stop::Cancel)
+    }
+
+    /// Closes the recorder to new launches: [`launch`](Self::launch) and friends refuse every
+    /// new attempt (running attempts go on). Returns `true` if this call closed it. A closed
+    /// recorder still answers queries, waits, cancels and revokes.
+    pub fn close(&self) -> bool {
+        self.inner.tracker.close()
+    }
+
+    /// Whether the recorder refuses new launches: it was [closed](Self::close) or shut down,
+    /// or its cancellation token was cancelled.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// How many attempts are running (including those waiting for the concurrency limit).
+    /// Approximate while launches race with it.
+    pub fn running(&self) -> usize {
+        self.inner.tracker.len()
+    }
+
+    /// Graceful shutdown: [closes](Self::close) the recorder, then waits until no attempt
+    /// runs. When it returns, no task of this recorder runs and no id is `Working`.
+    ///
+    /// Dropping the returned future stops the waiting; the recorder stays closed.
+    ///
+    /// # Panics
+    /// Panics if called from inside a running attempt of this recorder: it would wait for
+    /// that attempt, its own caller, forever. Shut down from outside the recorder's tasks,
+    /// e.g. from the task that launched them, or have the task cancel a
+    /// [`CancellationToken`](tokio_util::sync::CancellationToken) that the service watches.
+    /// (From inside a task, [`shutdown_with_grace`](Self::shutdown_with_grace) does end: its
+    /// own task is cancelled with the others once the grace period is over.) A shutdown
+    /// waiting for a task that waits for that shutdown through another path (a channel, a
+    /// second recorder) cannot be detected and never ends.
+    pub async fn shutdown(&self) {
+        if context::is_inside_recorder(Arc::as_ptr(&self.inner) as usize) {
+            panic!(
+                "tasks-recorder: shutdown() called from inside a task of the same recorder, \
+                 which would wait for itself forever; shut down from outside its tasks"
+            );
+        }
+        self.close();
+        self.inner.tracker.wait().await;
+    }
+
+    /// Shutdown with a grace period: [closes](Self::close) the recorder and waits up to
+    /// `grace` for the running attempts to finish; then [cancels](Self::cancel_all) the rest
+    /// and waits for them to be dropped. Returns how many attempts were cancelled.
+    ///
+    /// When it returns, no task of this recorder runs and no id is `Working`. (An attempt
+    /// that never reaches an `.await` cannot be dropped, and is waited for.)
+    pub async fn shutdown_with_grace(&self, grace: Duration) -> usize {
+        self.close();
+        if tokio::time::timeout(grace, self.inner.tracker.wait())
+            .await
+            .is_ok()
+        {
+            return 0;
+        }
+        let cancelled = self.inner.cancel_all(Stop::Shutdown);
+        self.inner.tracker.wait().await;
+        cancelled
+    }
+}
