@@ -85,6 +85,22 @@
 //! 7. **Shutdown leaves nothing running**: once [`shutdown`](AsyncTasksRecorder::shutdown)
 //!    returns, no task of the recorder runs and no id is `Working`.
 //!
+//! # Limits
+//!
+//! - **The id type's own code.** `Clone`, `Hash` and `Eq` of the id run under the lock of the
+//!   id's bucket: they must not call the recorder. A `Clone` that panics during a launch
+//!   leaves the id as it was. A `Hash` or `Eq` that panics when an attempt ends keeps the
+//!   record from being found: it stays `Working`, but the attempt's waiters are woken (with
+//!   `Working`) and [`shutdown`](AsyncTasksRecorder::shutdown) does not wait for it.
+//! - **Nothing else of yours runs under a lock.** Visitors, predicates and tasks run with no
+//!   lock of the recorder held, so they may call the recorder.
+//! - **A task cannot wait for itself.** [`wait`](AsyncTasksRecorder::wait) for its own id, or
+//!   [`shutdown`](AsyncTasksRecorder::shutdown) of its own recorder, from inside a task panics
+//!   with a message saying so, rather than hang. Longer cycles (a task of id 1 waiting for id
+//!   2, whose task waits for id 1) cannot be seen, and hang.
+//! - **Cancellation needs an `.await`.** A cancelled future is dropped at its next `.await`;
+//!   one that never yields runs to its end, and a shutdown waits for it.
+//!
 //! # Waiting, cancelling, shutting down
 //!
 //! Beyond the API of 2.0.2, a recorder controls the lifecycle of its tasks:
