@@ -1,46 +1,72 @@
-//! Guards that settle a record whatever happens to the future that runs the work: it
-//! finishes, panics, is cancelled, or is dropped half way.
+//! The attempt machinery, shared by every store: guards that settle a record whatever happens
+//! to the future that runs the work (it finishes, panics, is cancelled, or is dropped half
+//! way), and the launch flow that runs a claimed attempt, spawned or inline.
 
 use std::any::Any;
 use std::future::Future;
-use std::hash::Hash;
 use std::panic::{resume_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use futures_util::FutureExt;
-
 use futures_util::future::{select, Either};
+use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::context::{self, Current};
-use crate::recorder::Inner;
 use crate::running::{Running, Stop};
+use crate::store::Store;
+use crate::trace;
 use crate::transition::Outcome;
 
-/// One attempt of a task. When dropped without [`Attempt::finish`], records the attempt as
-/// [`Outcome::Abandoned`]: its future was dropped (cancelled, aborted, runtime shut down)
-/// before it finished.
-pub(crate) struct Attempt<T>
+/// One attempt of a task, of id `id` in store `S`. When dropped without being finished,
+/// records the attempt as [`Outcome::Abandoned`]: its future was dropped (cancelled, aborted,
+/// runtime shut down) before it finished.
+pub struct Attempt<T, S>
 where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    S: Store<T>,
 {
-    pub(crate) inner: Arc<Inner<T>>,
+    pub(crate) store: Arc<S>,
     pub(crate) id: T,
     pub(crate) attempt: u32,
-    pub(crate) finished: bool,
+    finished: bool,
     /// The running side of the attempt's record: its waiters are woken when the guard drops,
     /// even if the record could not be settled (see [`Running::release`]).
-    pub(crate) run: Arc<Running>,
+    run: Arc<Running>,
     /// Counts the attempt as running for shutdown; released after the record is settled
     /// (fields drop after `Drop::drop`), so a finished shutdown sees every record settled.
-    pub(crate) _running: TaskTrackerToken,
+    _running: TaskTrackerToken,
 }
 
-impl<T> Attempt<T>
+impl<T, S> Attempt<T, S>
 where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    S: Store<T>,
 {
+    /// The guard of attempt number `attempt` of `id`, whose claim `store` has recorded;
+    /// `running` counts it for shutdown (see [`Machinery::enter`](crate::store::Machinery::enter)).
+    pub fn new(
+        store: Arc<S>,
+        id: T,
+        attempt: u32,
+        run: Arc<Running>,
+        running: TaskTrackerToken,
+    ) -> Self {
+        Attempt {
+            store,
+            id,
+            attempt,
+            finished: false,
+            run,
+            _running: running,
+        }
+    }
+
+    /// The attempt's number (its fencing token in a shared store).
+    pub fn number(&self) -> u32 {
+        self.attempt
+    }
+
     /// Runs `task` and records how it ended; `describe` gives the text of an error, if it is
     /// kept. A panic of `task` is recorded first, then goes on. While `task` is polled, the
     /// attempt is the [current one](crate::context).
@@ -57,7 +83,7 @@ where
         Fut: Future<Output = Result<R, E>>,
     {
         let current = Current {
-            recorder: Arc::as_ptr(&self.inner) as usize,
+            recorder: Arc::as_ptr(&self.store) as *const () as usize,
             run: Arc::as_ptr(&self.run) as usize,
         };
         context::scope(current, AssertUnwindSafe(task).catch_unwind()).map(move |ended| {
@@ -78,9 +104,9 @@ where
     where
         Fut: Future<Output = Result<R, E>>,
     {
-        let inner = Arc::clone(&self.inner);
+        let store = Arc::clone(&self.store);
         // The semaphore is never closed, so `acquire` cannot fail.
-        let _permit = match &inner.limit {
+        let _permit = match &store.machinery().limit {
             Some(limit) => limit.acquire().await.ok(),
             None => None,
         };
@@ -90,21 +116,86 @@ where
     /// Records how the attempt ended.
     fn finish(mut self, outcome: Outcome) {
         self.finished = true;
-        self.inner.settle(&self.id, self.attempt, outcome);
+        self.store
+            .settle(&self.id, self.attempt, outcome, &self.run);
     }
 }
 
-impl<T> Drop for Attempt<T>
+impl<T, S> Drop for Attempt<T, S>
 where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    S: Store<T>,
 {
     fn drop(&mut self) {
         if !self.finished {
-            self.inner
-                .settle(&self.id, self.attempt, Outcome::Abandoned);
+            self.store
+                .settle(&self.id, self.attempt, Outcome::Abandoned, &self.run);
         }
         // A no-op once the record is settled; wakes the waiters if settling it panicked.
         self.run.release();
+    }
+}
+
+/// A launch that a store accepted and recorded: the attempt's guard, the running side of its
+/// record, and the task to run. What happens next is the same for every store.
+pub struct Claimed<T, S, F>
+where
+    T: Send + Sync + 'static,
+    S: Store<T>,
+{
+    /// The attempt's guard.
+    pub attempt: Attempt<T, S>,
+    /// The running side of its record.
+    pub run: Arc<Running>,
+    /// The task, not polled yet.
+    pub task: F,
+}
+
+impl<T, S, Fut, R, E> Claimed<T, S, Fut>
+where
+    T: Send + Sync + 'static,
+    S: Store<T>,
+    Fut: Future<Output = Result<R, E>>,
+{
+    /// Spawns the attempt on the current runtime (its record is stored, and no lock of the
+    /// store is held). With a recorder token, the attempt races its future against the token,
+    /// so a cancelled token stops it from any runtime. `describe` gives the text of an error,
+    /// if it is kept.
+    ///
+    /// Outside a runtime, `tokio::spawn` panics and drops the attempt, which records it as
+    /// `Failed`: nothing is left `Working`.
+    pub fn spawn(self, describe: fn(&E) -> Option<String>)
+    where
+        Fut: Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+        T: 'static,
+    {
+        let Claimed { attempt, run, task } = self;
+        let span = trace::task_span(&attempt);
+        let machinery = attempt.store.machinery();
+        let spawned = match (machinery.token.clone(), machinery.limit.is_some()) {
+            (None, false) => tokio::spawn(trace::in_span(attempt.run(task, describe), span)),
+            (None, true) => tokio::spawn(trace::in_span(attempt.run_limited(task, describe), span)),
+            (Some(token), _) => {
+                let stopped = Arc::clone(&run);
+                let attempt = attempt.run_limited(task, describe);
+                tokio::spawn(trace::in_span(
+                    async move { until_stopped(attempt, &token, &stopped, Stop::Shutdown).await },
+                    span,
+                ))
+            }
+        };
+        run.spawned_as(spawned.abort_handle());
+    }
+
+    /// Runs the attempt inside the returned future until it ends or `cancel` is cancelled
+    /// (by `cancel` of the id, or by the recorder's token when `cancel` is its child).
+    pub async fn run_inline(self, cancel: CancellationToken, describe: fn(&E) -> Option<String>) {
+        let Claimed { attempt, run, task } = self;
+        let span = trace::task_span(&attempt);
+        let attempt = attempt.run_limited(task, describe);
+        trace::in_span(until_stopped(attempt, &cancel, &run, Stop::Shutdown), span).await;
     }
 }
 
@@ -113,7 +204,7 @@ where
 /// the recorder already asked it to stop for another reason) before its future is dropped,
 /// so its guard records that reason. The attempt is polled first, so an attempt that is
 /// ready when the token fires keeps its own outcome.
-pub(crate) async fn until_stopped<F>(attempt: F, stop: &CancellationToken, run: &Running, why: Stop)
+pub async fn until_stopped<F>(attempt: F, stop: &CancellationToken, run: &Running, why: Stop)
 where
     F: Future<Output = ()>,
 {
@@ -126,42 +217,62 @@ where
 }
 
 /// The message of a panic payload, when it is a string (as `panic!` makes it).
-fn panic_message(panic: &(dyn Any + Send)) -> Option<String> {
+pub fn panic_message(panic: &(dyn Any + Send)) -> Option<String> {
     panic
         .downcast_ref::<&str>()
         .map(|message| (*message).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
 }
 
-/// A revoke in progress. When dropped before [`Revocation::end`], puts the id back to
-/// `Success`: a revoke future that panics or is dropped half way leaves the id as it was.
-pub(crate) struct Revocation<'a, T>
+/// A revoke in progress, number `token` of `id`. When dropped before [`Revocation::end`],
+/// puts the id back to `Success`: a revoke future that panics or is dropped half way leaves
+/// the id as it was.
+pub struct Revocation<'a, T, S>
 where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    S: Store<T>,
 {
-    pub(crate) inner: &'a Inner<T>,
-    pub(crate) id: T,
-    pub(crate) done: bool,
+    store: &'a S,
+    id: T,
+    token: u64,
+    done: bool,
 }
 
-impl<T> Revocation<'_, T>
+impl<'a, T, S> Revocation<'a, T, S>
 where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    S: Store<T>,
 {
+    /// The guard of revoke number `token` of `id`, which `store` has begun.
+    pub fn new(store: &'a S, id: T, token: u64) -> Self {
+        Revocation {
+            store,
+            id,
+            token,
+            done: false,
+        }
+    }
+
     /// The revoke future returned: `Ok` (`revoked`) or `Err`.
-    pub(crate) fn end(mut self, revoked: bool) {
+    pub fn end(mut self, revoked: bool) {
         self.done = true;
-        self.inner.end_revoke(&self.id, revoked);
+        self.store.end_revoke(&self.id, self.token, revoked);
+    }
+
+    /// The revoke ended and the store recorded it by other means (e.g. awaited it).
+    pub fn disarm(mut self) {
+        self.done = true;
     }
 }
 
-impl<T> Drop for Revocation<'_, T>
+impl<T, S> Drop for Revocation<'_, T, S>
 where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    S: Store<T>,
 {
     fn drop(&mut self) {
         if !self.done {
-            self.inner.end_revoke(&self.id, false);
+            self.store.end_revoke(&self.id, self.token, false);
         }
     }
 }

@@ -51,6 +51,10 @@ pub enum FailureKind {
     /// The future was dropped before it finished, by nobody's request through the recorder:
     /// a `launch_block` future dropped half way, or the runtime shut down.
     Dropped,
+    /// The attempt's lease ran out before its end was recorded (a shared store only, such as
+    /// `tasks-recorder-postgres`): its process crashed, hung, or lost the database. Another
+    /// process may launch the id again.
+    Lost,
 }
 
 impl FailureKind {
@@ -62,6 +66,7 @@ impl FailureKind {
             FailureKind::Cancelled => "cancelled",
             FailureKind::ShutDown => "shut_down",
             FailureKind::Dropped => "dropped",
+            FailureKind::Lost => "lost",
         }
     }
 }
@@ -141,6 +146,12 @@ pub struct Counters {
     /// Counter: attempts dropped before they finished, by nobody's request (see
     /// [`FailureKind::Dropped`]).
     pub dropped_total: u64,
+    /// Counter: attempts whose lease ran out before their end was recorded (see
+    /// [`FailureKind::Lost`]; a shared store only).
+    pub lost_total: u64,
+    /// Counter: ends of attempts or revokes that came too late and changed nothing: a newer
+    /// attempt owned the record, or the lease had run out (a shared store only).
+    pub fenced_total: u64,
     /// Counter: successes revoked.
     pub revoked_total: u64,
     /// Counter: failed records removed (by `remove_failed`, `clear_failed`, age, or the

@@ -7,10 +7,7 @@ use std::hash::Hash;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::attempt::until_stopped;
-use crate::recorder::Claimed;
-use crate::running::{Running, Stop};
-use crate::trace;
+use crate::running::Running;
 use crate::transition::LaunchRefusal;
 use crate::{AsyncTasksRecorder, LaunchError, TaskState};
 
@@ -19,8 +16,7 @@ where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
     /// `launch` and `try_launch`: claims the id, then spawns the attempt once its record is
-    /// stored and the entry unlocked. With a recorder token, the attempt races its future
-    /// against the token, so a cancelled token stops it from any runtime.
+    /// stored and the entry unlocked.
     fn spawn<Fut, R, E>(
         &self,
         task_id: T,
@@ -32,23 +28,7 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let Claimed { attempt, run, task } = self.claim(task_id, task, Running::spawned)?;
-        // Outside a runtime, `tokio::spawn` panics and drops the attempt, which records it as
-        // `Failed`: nothing is left `Working`.
-        let span = trace::task_span(&attempt);
-        let spawned = match (&self.inner.token, self.inner.limit.is_some()) {
-            (None, false) => tokio::spawn(trace::in_span(attempt.run(task, describe), span)),
-            (None, true) => tokio::spawn(trace::in_span(attempt.run_limited(task, describe), span)),
-            (Some(token), _) => {
-                let (token, stopped) = (token.clone(), run.clone());
-                let attempt = attempt.run_limited(task, describe);
-                tokio::spawn(trace::in_span(
-                    async move { until_stopped(attempt, &token, &stopped, Stop::Shutdown).await },
-                    span,
-                ))
-            }
-        };
-        run.spawned_as(spawned.abort_handle());
+        self.claim(task_id, task, Running::spawned)?.spawn(describe);
         Ok(())
     }
 
@@ -64,15 +44,12 @@ where
     where
         Fut: Future<Output = Result<R, E>>,
     {
-        let cancel = match &self.inner.token {
+        let cancel = match &self.inner.machinery.token {
             Some(token) => token.child_token(),
             None => CancellationToken::new(),
         };
-        let Claimed { attempt, run, task } =
-            self.claim(task_id, task, || Running::inline(cancel.clone()))?;
-        let span = trace::task_span(&attempt);
-        let attempt = attempt.run_limited(task, describe);
-        trace::in_span(until_stopped(attempt, &cancel, &run, Stop::Shutdown), span).await;
+        let claimed = self.claim(task_id, task, || Running::inline(cancel.clone()))?;
+        claimed.run_inline(cancel, describe).await;
         Ok(())
     }
 

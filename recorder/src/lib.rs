@@ -187,6 +187,8 @@ mod retention;
 mod revoke;
 mod running;
 mod state;
+#[doc(hidden)]
+pub mod store;
 mod tally;
 mod trace;
 mod transition;

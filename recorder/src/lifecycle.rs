@@ -123,19 +123,19 @@ where
     /// new attempt (running attempts go on). Returns `true` if this call closed it. A closed
     /// recorder still answers queries, waits, cancels and revokes.
     pub fn close(&self) -> bool {
-        self.inner.tracker.close()
+        self.inner.machinery.tracker.close()
     }
 
     /// Whether the recorder refuses new launches: it was [closed](Self::close) or shut down,
     /// or its cancellation token was cancelled.
     pub fn is_closed(&self) -> bool {
-        self.inner.is_closed()
+        self.inner.machinery.is_closed()
     }
 
     /// How many attempts are running (including those waiting for the concurrency limit).
     /// Approximate while launches race with it.
     pub fn running(&self) -> usize {
-        self.inner.tracker.len()
+        self.inner.machinery.tracker.len()
     }
 
     /// Graceful shutdown: [closes](Self::close) the recorder, then waits until no attempt
@@ -160,7 +160,7 @@ where
             );
         }
         self.close();
-        self.inner.tracker.wait().await;
+        self.inner.machinery.tracker.wait().await;
     }
 
     /// Shutdown with a grace period: [closes](Self::close) the recorder and waits up to
@@ -171,14 +171,14 @@ where
     /// that never reaches an `.await` cannot be dropped, and is waited for.)
     pub async fn shutdown_with_grace(&self, grace: Duration) -> usize {
         self.close();
-        if tokio::time::timeout(grace, self.inner.tracker.wait())
+        if tokio::time::timeout(grace, self.inner.machinery.tracker.wait())
             .await
             .is_ok()
         {
             return 0;
         }
         let cancelled = self.inner.cancel_all(Stop::Shutdown);
-        self.inner.tracker.wait().await;
+        self.inner.machinery.tracker.wait().await;
         cancelled
     }
 }

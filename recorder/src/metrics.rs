@@ -19,8 +19,9 @@ where
     /// |---|---|---|
     /// | `tasks_recorder_launched_total` | counter | |
     /// | `tasks_recorder_refused_total` | counter | `reason`: `running`, `succeeded`, `closed` |
-    /// | `tasks_recorder_finished_total` | counter | `outcome`: `succeeded`, `failed`, `panicked`, `cancelled`, `dropped` |
+    /// | `tasks_recorder_finished_total` | counter | `outcome`: `succeeded`, `failed`, `panicked`, `cancelled`, `dropped`, `lost` |
     /// | `tasks_recorder_revoked_total` | counter | |
+    /// | `tasks_recorder_fenced_total` | counter | |
     /// | `tasks_recorder_removed_total` | counter | |
     /// | `tasks_recorder_tasks` | gauge | `state`: `working`, `success`, `failed` |
     ///
@@ -46,6 +47,7 @@ where
             ("panicked", c.panicked_total),
             ("cancelled", c.cancelled_total),
             ("dropped", c.dropped_total),
+            ("lost", c.lost_total),
         ] {
             counter!("tasks_recorder_finished_total", "recorder" => name.clone(), "outcome" => outcome)
                 .absolute(value);

@@ -55,13 +55,13 @@ where
 
     /// The recorder's name, set by [`Builder::name`](crate::Builder::name) (`"tasks"` by default).
     pub fn name(&self) -> &str {
-        &self.inner.name
+        &self.inner.machinery.name
     }
 
     /// The recorder's counters and gauges: a few atomic loads, no lock. See [`Counters`] for
     /// what each counts and how exact a snapshot is.
     pub fn counters(&self) -> Counters {
-        self.inner.tally.snapshot()
+        self.inner.machinery.tally.snapshot()
     }
 
     /// A stream of every state change from now on, as [`Transition`]s: `NotFound` or `Failed`

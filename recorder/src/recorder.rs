@@ -10,15 +10,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use scc::hash_map::Entry;
-use tokio::sync::{broadcast, Semaphore};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio::sync::broadcast;
 
-use crate::attempt::Attempt;
+use crate::attempt::{Attempt, Claimed};
 use crate::builder::Options;
 use crate::info::Transition;
 use crate::running::Running;
-use crate::tally::{Event, Tally};
+use crate::store::{Machinery, Store};
+use crate::tally::Event;
 use crate::transition::{self, LaunchRefusal, Outcome, Record};
 use crate::{Builder, TaskState};
 
@@ -69,16 +68,8 @@ pub(crate) struct Inner<T> {
     /// a record becomes `Failed` before its id enters, and its id leaves before it stops
     /// being `Failed`. Lock order: a record's bucket, then the index's; never the reverse.
     pub(crate) failed: scc::HashSet<T, IdHasher>,
-    /// Counts running attempts (for shutdown); its closed flag is the recorder's.
-    pub(crate) tracker: TaskTracker,
-    /// The concurrency limit, if any.
-    pub(crate) limit: Option<Semaphore>,
-    /// The token given to the builder: when cancelled, the recorder is closed, and every
-    /// attempt stops at its next `.await` (each races its own future against the token, so
-    /// this needs no watcher task and works from any runtime).
-    pub(crate) token: Option<CancellationToken>,
-    /// The event counters.
-    pub(crate) tally: Tally,
+    /// The limit, token, tracker and counters every attempt runs with.
+    pub(crate) machinery: Machinery,
     /// The transitions stream, created by its first subscriber: until then, transitions cost
     /// one atomic load.
     pub(crate) transitions: OnceLock<broadcast::Sender<Transition<T>>>,
@@ -86,8 +77,6 @@ pub(crate) struct Inner<T> {
     pub(crate) transitions_capacity: usize,
     /// At most this many failed records are kept (the oldest are removed first).
     pub(crate) max_failed: Option<usize>,
-    /// The recorder's name, for metrics and tracing.
-    pub(crate) name: Arc<str>,
     /// How tracing shows an id, if it may.
     #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     pub(crate) describe_id: Option<fn(&T) -> String>,
@@ -97,11 +86,6 @@ impl<T> Inner<T>
 where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
-    /// Whether new launches are refused.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.tracker.is_closed() || self.token.as_ref().is_some_and(|t| t.is_cancelled())
-    }
-
     /// Publishes a transition of `id` to the subscribers, if anyone ever subscribed. Called
     /// under the id's entry lock, so each id's transitions are published in order.
     pub(crate) fn publish(&self, id: &T, from: TaskState, to: TaskState) {
@@ -116,6 +100,17 @@ where
             });
         }
     }
+}
+
+/// The in-memory store: a claim is decided under the entry's lock ([`AsyncTasksRecorder::claim`]),
+/// and an attempt's end is applied at once, under the same lock.
+impl<T> Store<T> for Inner<T>
+where
+    T: Eq + Hash + Clone + Send + Sync + 'static,
+{
+    fn machinery(&self) -> &Machinery {
+        &self.machinery
+    }
 
     /// What happens when an attempt ends: applies `finish` for `attempt` of `id`, wakes the
     /// attempt's waiters with the state it ended in, counts the outcome and publishes the
@@ -125,7 +120,7 @@ where
     /// index and the transitions stream take) cannot leave it `Working`. A panicking `Hash`
     /// or `Eq` panics before the record is found: it is left `Working`, and the attempt's
     /// guard still wakes its waiters (see [`Running::release`]).
-    pub(crate) fn settle(&self, id: &T, attempt: u32, outcome: Outcome) {
+    fn settle(&self, id: &T, attempt: u32, outcome: Outcome, _run: &Arc<Running>) {
         let failed = self.records.update_sync(id, |id, record| {
             let next = transition::finish(record, attempt, outcome, Instant::now)?;
             let state = next.state();
@@ -140,7 +135,7 @@ where
             if let Record::Working { run, .. } = std::mem::replace(record, next) {
                 run.ended(state);
             }
-            self.tally.count(event);
+            self.machinery.tally.count(event);
             if state == TaskState::Failed {
                 // The record is `Failed` already; an id is in the index at most once.
                 let _ = self.failed.insert_sync(id.clone());
@@ -151,6 +146,14 @@ where
         if failed.flatten() == Some(true) {
             self.enforce_max_failed();
         }
+    }
+
+    fn end_revoke(&self, id: &T, _token: u64, revoked: bool) {
+        self.apply_end_revoke(id, revoked);
+    }
+
+    fn describe_id(&self, id: &T) -> Option<String> {
+        self.describe_id.map(|describe| describe(id))
     }
 }
 
@@ -180,14 +183,10 @@ where
         let inner = Arc::new(Inner {
             records: scc::HashMap::with_hasher(IdHasher::default()),
             failed: scc::HashSet::with_hasher(IdHasher::default()),
-            tracker: TaskTracker::new(),
-            limit: max_concurrency.map(Semaphore::new),
-            token,
-            tally: Tally::default(),
+            machinery: Machinery::new(name, max_concurrency, token),
             transitions: OnceLock::new(),
             transitions_capacity,
             max_failed,
-            name,
             describe_id,
         });
         AsyncTasksRecorder { inner }
@@ -207,7 +206,7 @@ where
         task_id: T,
         task: F,
         running: impl FnOnce() -> Running,
-    ) -> Result<Claimed<T, F>, (LaunchRefusal, F)> {
+    ) -> Result<Claimed<T, Inner<T>, F>, (LaunchRefusal, F)> {
         let entry = self.inner.records.entry_sync(task_id);
         let current = match &entry {
             Entry::Occupied(occupied) => Some(occupied.get()),
@@ -220,13 +219,13 @@ where
         // look at either.
         let mut running_token = None;
         let closed = || {
-            running_token = Some(self.inner.tracker.token());
-            self.inner.is_closed()
+            running_token = Some(self.inner.machinery.tracker.token());
+            self.inner.machinery.is_closed()
         };
         let attempt = match transition::launch(current, closed) {
             Ok(attempt) => attempt,
             Err(refusal) => {
-                self.inner.tally.count(match refusal {
+                self.inner.machinery.tally.count(match refusal {
                     LaunchRefusal::Running => Event::RefusedRunning,
                     LaunchRefusal::Succeeded => Event::RefusedSucceeded,
                     LaunchRefusal::Closed { .. } => Event::RefusedClosed,
@@ -255,35 +254,24 @@ where
                 vacant.insert_entry(record);
             }
         }
-        self.inner.tally.count(Event::Launched {
+        self.inner.machinery.tally.count(Event::Launched {
             relaunch: from == TaskState::Failed,
         });
         self.inner.publish(&id, from, TaskState::Working);
-        let guard = Attempt {
-            inner: Arc::clone(&self.inner),
+        let running = running_token.unwrap_or_else(|| self.inner.machinery.tracker.token());
+        let guard = Attempt::new(
+            Arc::clone(&self.inner),
             id,
             attempt,
-            finished: false,
-            run: Arc::clone(&run),
-            _running: running_token.unwrap_or_else(|| self.inner.tracker.token()),
-        };
+            Arc::clone(&run),
+            running,
+        );
         Ok(Claimed {
             attempt: guard,
             run,
             task,
         })
     }
-}
-
-/// A launch the state machine accepted: the attempt's guard, the running side of its record,
-/// and the task to run.
-pub(crate) struct Claimed<T, F>
-where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
-{
-    pub(crate) attempt: Attempt<T>,
-    pub(crate) run: Arc<Running>,
-    pub(crate) task: F,
 }
 
 impl<T> Clone for AsyncTasksRecorder<T>
@@ -314,10 +302,10 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncTasksRecorder")
-            .field("name", &self.inner.name)
+            .field("name", &self.inner.machinery.name)
             .field("records", &self.inner.records.len())
-            .field("running", &self.inner.tracker.len())
-            .field("closed", &self.inner.is_closed())
+            .field("running", &self.inner.machinery.tracker.len())
+            .field("closed", &self.inner.machinery.is_closed())
             .finish_non_exhaustive()
     }
 }

@@ -29,7 +29,7 @@ where
             return false;
         }
         self.failed.remove_sync(entry.key());
-        self.tally.removed(1);
+        self.machinery.tally.removed(1);
         self.publish(entry.key(), TaskState::Failed, TaskState::NotFound);
         drop(entry.remove_entry());
         true
@@ -48,7 +48,7 @@ where
             }
             true
         });
-        self.tally.removed(removed as u64);
+        self.machinery.tally.removed(removed as u64);
         removed
     }
 
@@ -57,7 +57,7 @@ where
     /// many failures.
     pub(crate) fn enforce_max_failed(&self) {
         let Some(max) = self.max_failed else { return };
-        if self.tally.snapshot().failed_now <= max as u64 {
+        if self.machinery.tally.snapshot().failed_now <= max as u64 {
             return;
         }
         let target = max - max / 8;

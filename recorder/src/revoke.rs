@@ -17,12 +17,12 @@ where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
     /// Applies `end_revoke` to `id`.
-    pub(crate) fn end_revoke(&self, id: &T, revoked: bool) {
+    pub(crate) fn apply_end_revoke(&self, id: &T, revoked: bool) {
         if let Some(mut entry) = self.records.get_sync(id) {
             match transition::end_revoke(entry.get(), revoked) {
                 RevokeEnd::Put(next) => *entry.get_mut() = next,
                 RevokeEnd::Remove => {
-                    self.tally.count(Event::Revoked);
+                    self.machinery.tally.count(Event::Revoked);
                     self.publish(entry.key(), TaskState::Success, TaskState::NotFound);
                     drop(entry.remove_entry());
                 }
@@ -74,11 +74,8 @@ where
                 return Err(RevokeFailReason::NotSuccess(revoke_task))
             }
         };
-        let revocation = Revocation {
-            inner: &self.inner,
-            id,
-            done: false,
-        };
+        // The in-memory store has one revoke of an id at a time: it needs no fencing token.
+        let revocation = Revocation::new(&*self.inner, id, 0);
         match revoke_task.await {
             Ok(r) => {
                 revocation.end(true);

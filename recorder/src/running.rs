@@ -14,7 +14,7 @@ use crate::TaskState;
 /// The runtime side of a `Working` record, shared (in an `Arc`) by the record and the
 /// launcher of the attempt.
 #[derive(Debug)]
-pub(crate) struct Running {
+pub struct Running {
     cancel: Canceller,
     /// Who asked the attempt to stop: [`NOT_STOPPED`], [`CANCELLED`] or [`SHUT_DOWN`].
     stopped_by: AtomicU8,
@@ -26,14 +26,17 @@ pub(crate) struct Running {
 const NOT_STOPPED: u8 = 0;
 const CANCELLED: u8 = 1;
 const SHUT_DOWN: u8 = 2;
+const LOST: u8 = 3;
 
 /// Why the recorder stops an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stop {
+pub enum Stop {
     /// `cancel` or `cancel_all`.
     Cancel,
     /// A shutdown's grace period ran out, or the recorder's token was cancelled.
     Shutdown,
+    /// The store lost the attempt's lease: another process may run the id now.
+    Lost,
 }
 
 /// How to stop a running attempt: its future is dropped at its next `.await`.
@@ -54,12 +57,12 @@ pub(crate) enum Canceller {
 
 impl Running {
     /// The record side of an attempt that `launch` spawns.
-    pub(crate) fn spawned() -> Self {
+    pub fn spawned() -> Self {
         Running::with(Canceller::Spawned(Mutex::new(None)))
     }
 
     /// The record side of an attempt that `launch_block` runs, cancelled through `token`.
-    pub(crate) fn inline(token: CancellationToken) -> Self {
+    pub fn inline(token: CancellationToken) -> Self {
         Running::with(Canceller::Inline(token))
     }
 
@@ -73,7 +76,7 @@ impl Running {
 
     /// Hands over the abort handle of the spawned attempt; aborts at once if a cancel came
     /// first.
-    pub(crate) fn spawned_as(&self, task: AbortHandle) {
+    pub fn spawned_as(&self, task: AbortHandle) {
         if let Canceller::Spawned(handle) = &self.cancel {
             let mut handle = handle.lock().unwrap_or_else(PoisonError::into_inner);
             if self.stopped_by.load(Ordering::Relaxed) != NOT_STOPPED {
@@ -85,7 +88,7 @@ impl Running {
 
     /// Asks the attempt to stop; it settles as `Failed` once its future is dropped (or as
     /// whatever it returned, if it finished first). The first request names the reason.
-    pub(crate) fn stop(&self, why: Stop) {
+    pub fn stop(&self, why: Stop) {
         self.mark_stopped(why);
         match &self.cancel {
             Canceller::Spawned(handle) => {
@@ -100,10 +103,11 @@ impl Running {
 
     /// Records that the recorder stops the attempt for `why`, unless it was already asked to
     /// stop: the first request names the reason.
-    pub(crate) fn mark_stopped(&self, why: Stop) {
+    pub fn mark_stopped(&self, why: Stop) {
         let code = match why {
             Stop::Cancel => CANCELLED,
             Stop::Shutdown => SHUT_DOWN,
+            Stop::Lost => LOST,
         };
         let _ = self.stopped_by.compare_exchange(
             NOT_STOPPED,
@@ -114,23 +118,24 @@ impl Running {
     }
 
     /// Why the recorder asked the attempt to stop, if it did.
-    pub(crate) fn stopped_by(&self) -> Option<FailureKind> {
+    pub fn stopped_by(&self) -> Option<FailureKind> {
         match self.stopped_by.load(Ordering::Relaxed) {
             CANCELLED => Some(FailureKind::Cancelled),
             SHUT_DOWN => Some(FailureKind::ShutDown),
+            LOST => Some(FailureKind::Lost),
             _ => None,
         }
     }
 
     /// A receiver that sees `Some` of the attempt's final state once it ends.
-    pub(crate) fn subscribe(&self) -> watch::Receiver<Option<TaskState>> {
+    pub fn subscribe(&self) -> watch::Receiver<Option<TaskState>> {
         self.waiters
             .get_or_init(|| watch::Sender::new(None))
             .subscribe()
     }
 
     /// The attempt ended in `state`: wakes every waiter with it.
-    pub(crate) fn ended(&self, state: TaskState) {
+    pub fn ended(&self, state: TaskState) {
         if let Some(waiters) = self.waiters.get() {
             waiters.send_replace(Some(state));
         }
@@ -139,7 +144,7 @@ impl Running {
     /// The attempt's guard is gone. Its record was settled (and the waiters woken) unless
     /// settling it panicked (a panicking `Hash` or `Eq` of the id): the record then still
     /// reads `Working`, and the waiters are woken with that, rather than waiting forever.
-    pub(crate) fn release(&self) {
+    pub fn release(&self) {
         if let Some(waiters) = self.waiters.get() {
             waiters.send_if_modified(|state| {
                 let unsettled = state.is_none();

@@ -26,7 +26,7 @@ impl Counter {
 /// Every event the recorder counts. Each is counted where the state machine applies it, under
 /// the id's entry lock, so each counts exactly once.
 #[derive(Debug, Default)]
-pub(crate) struct Tally {
+pub struct Tally {
     launched: Counter,
     /// Launches of a `Failed` id: each takes one id out of the failed gauge.
     relaunched: Counter,
@@ -38,24 +38,40 @@ pub(crate) struct Tally {
     panicked: Counter,
     cancelled: Counter,
     dropped: Counter,
+    lost: Counter,
+    fenced: Counter,
     revoked: Counter,
     removed: Counter,
 }
 
 /// An event to count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Event {
-    Launched { relaunch: bool },
+pub enum Event {
+    /// An attempt started; `relaunch` if the id was `Failed`.
+    Launched {
+        /// The id was `Failed` before.
+        relaunch: bool,
+    },
+    /// A launch was refused: the id was running.
     RefusedRunning,
+    /// A launch was refused: the id had succeeded.
     RefusedSucceeded,
+    /// A launch was refused: the recorder was closed.
     RefusedClosed,
+    /// An attempt succeeded.
     Succeeded,
+    /// An attempt failed, for this reason.
     Failed(FailureKind),
+    /// A success was revoked.
     Revoked,
+    /// An end of an attempt or of a revoke that came too late (its lease ran out, or a newer
+    /// attempt owns the record) and changed nothing.
+    Fenced,
 }
 
 impl Tally {
-    pub(crate) fn count(&self, event: Event) {
+    /// Counts `event` once.
+    pub fn count(&self, event: Event) {
         match event {
             Event::Launched { relaunch } => {
                 self.launched.add();
@@ -71,16 +87,19 @@ impl Tally {
             Event::Failed(FailureKind::Panicked) => self.panicked.add(),
             Event::Failed(FailureKind::Cancelled | FailureKind::ShutDown) => self.cancelled.add(),
             Event::Failed(FailureKind::Dropped) => self.dropped.add(),
+            Event::Failed(FailureKind::Lost) => self.lost.add(),
+            Event::Fenced => self.fenced.add(),
             Event::Revoked => self.revoked.add(),
         }
     }
 
     /// `n` failed records were removed.
-    pub(crate) fn removed(&self, n: u64) {
+    pub fn removed(&self, n: u64) {
         self.removed.add_n(n);
     }
 
-    pub(crate) fn snapshot(&self) -> Counters {
+    /// The counters now, with the gauges derived from them.
+    pub fn snapshot(&self) -> Counters {
         // Ends are read before starts, so a gauge is never negative for an attempt that
         // ended during the snapshot.
         let revoked = self.revoked.get();
@@ -90,9 +109,10 @@ impl Tally {
         let panicked = self.panicked.get();
         let cancelled = self.cancelled.get();
         let dropped = self.dropped.get();
+        let lost = self.lost.get();
         let relaunched = self.relaunched.get();
         let launched = self.launched.get();
-        let failures = failed + panicked + cancelled + dropped;
+        let failures = failed + panicked + cancelled + dropped + lost;
         Counters {
             launched_total: launched,
             refused_running_total: self.refused_running.get(),
@@ -103,6 +123,8 @@ impl Tally {
             panicked_total: panicked,
             cancelled_total: cancelled,
             dropped_total: dropped,
+            lost_total: lost,
+            fenced_total: self.fenced.get(),
             revoked_total: revoked,
             removed_total: removed,
             working_now: launched.saturating_sub(succeeded + failures),

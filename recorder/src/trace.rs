@@ -5,22 +5,21 @@
 
 #[cfg(feature = "tracing")]
 use std::future::Future;
-#[cfg(feature = "tracing")]
-use std::hash::Hash;
 
 #[cfg(not(feature = "tracing"))]
 mod off {
     use std::future::Future;
-    use std::hash::Hash;
 
     use crate::attempt::Attempt;
+    use crate::store::Store;
 
     /// No span without the feature.
     pub(crate) struct TaskSpan;
 
-    pub(crate) fn task_span<T>(_attempt: &Attempt<T>) -> TaskSpan
+    pub(crate) fn task_span<T, S>(_attempt: &Attempt<T, S>) -> TaskSpan
     where
-        T: Eq + Hash + Clone + Send + Sync + 'static,
+        T: Send + Sync + 'static,
+        S: Store<T>,
     {
         TaskSpan
     }
@@ -52,20 +51,24 @@ use crate::recorder::Inner;
 use crate::TaskState;
 
 #[cfg(feature = "tracing")]
+use crate::store::Store;
+
+#[cfg(feature = "tracing")]
 fn describe<T>(inner: &Inner<T>, id: &T) -> Option<String> {
     inner.describe_id.map(|describe| describe(id))
 }
 
 /// The span an attempt runs in.
 #[cfg(feature = "tracing")]
-pub(crate) fn task_span<T>(attempt: &Attempt<T>) -> tracing::Span
+pub(crate) fn task_span<T, S>(attempt: &Attempt<T, S>) -> tracing::Span
 where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    S: Store<T>,
 {
     tracing::info_span!(
         "task",
-        recorder = %attempt.inner.name,
-        id = describe(&attempt.inner, &attempt.id),
+        recorder = %attempt.store.machinery().name,
+        id = attempt.store.describe_id(&attempt.id),
         attempt = attempt.attempt,
     )
 }
@@ -74,7 +77,7 @@ where
 #[cfg(feature = "tracing")]
 pub(crate) fn transition<T>(inner: &Inner<T>, id: &T, from: TaskState, to: TaskState) {
     tracing::debug!(
-        recorder = %inner.name,
+        recorder = %inner.machinery.name,
         id = describe(inner, id),
         %from,
         %to,
@@ -86,7 +89,7 @@ pub(crate) fn transition<T>(inner: &Inner<T>, id: &T, from: TaskState, to: TaskS
 #[cfg(feature = "tracing")]
 pub(crate) fn failure<T>(inner: &Inner<T>, id: &T, attempt: u32, failure: &Failure) {
     tracing::warn!(
-        recorder = %inner.name,
+        recorder = %inner.machinery.name,
         id = describe(inner, id),
         attempt,
         kind = %failure.kind,

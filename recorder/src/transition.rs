@@ -75,7 +75,7 @@ impl Record {
 
 /// How one attempt of a task ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// The future returned `Ok`.
     Succeeded,
     /// The future returned `Err`, with the error's text if it was kept.

@@ -1,0 +1,143 @@
+//! The store boundary: what the attempt machinery needs from the place where records live.
+//!
+//! The machinery exists once, in this crate: the guard that settles a record whatever happens
+//! to the future ([`Attempt`]), the running side of an attempt that cancels it and wakes its
+//! waiters ([`Running`]), the concurrency limit, the cancellation token, the shutdown
+//! tracker and the counters ([`Machinery`]), and the launch flow that spawns an attempt or
+//! runs it inline ([`Claimed::spawn`], [`Claimed::run_inline`]). A store decides how a launch
+//! is claimed and keeps the records; it tells the machinery how an attempt ends through
+//! [`Store::settle`].
+//!
+//! Two stores implement it: the in-memory one of [`AsyncTasksRecorder`](crate::AsyncTasksRecorder)
+//! (synchronous, one lock per entry) and the PostgreSQL one of `tasks-recorder-postgres`
+//! (asynchronous, batched). The boundary is a trait with the store as a type parameter of
+//! the machinery, so each store is compiled in, monomorphized: the in-memory hot path calls
+//! its own `settle` directly, with no dynamic dispatch and no boxing, and costs what it did
+//! before the boundary existed.
+//!
+//! This module is for store implementations: a user of the recorders never needs it. It is
+//! hidden from the documentation and not covered by semver; `tasks-recorder-postgres`
+//! depends on this crate's exact version.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::task_tracker::TaskTrackerToken;
+use tokio_util::task::TaskTracker;
+
+pub use crate::attempt::{panic_message, until_stopped, Attempt, Claimed, Revocation};
+pub use crate::running::{Running, Stop};
+pub use crate::tally::{Event, Tally};
+pub use crate::transition::Outcome;
+
+/// Where the records of a recorder live, as the attempt machinery sees it.
+pub trait Store<T>: Send + Sync + 'static
+where
+    T: Send + Sync + 'static,
+{
+    /// The limit, token, tracker and counters the store's attempts run with.
+    fn machinery(&self) -> &Machinery;
+
+    /// Attempt number `attempt` of `id` ended with `outcome`; `run` is its running side.
+    /// Called by the attempt's guard, also from `Drop`: it must be synchronous and short,
+    /// and must not panic on a store error (a store that cannot record the end at once
+    /// queues it). It must wake the attempt's waiters through [`Running::ended`] once the
+    /// end is recorded.
+    fn settle(&self, id: &T, attempt: u32, outcome: Outcome, run: &Arc<Running>);
+
+    /// Revoke number `token` of `id` ended: `revoked` if its future returned `Ok`. Called
+    /// by the revoke's guard, also from `Drop`, with the same rules as [`settle`](Self::settle).
+    fn end_revoke(&self, id: &T, token: u64, revoked: bool);
+
+    /// How `tracing` shows `id`, if it may.
+    fn describe_id(&self, _id: &T) -> Option<String> {
+        None
+    }
+}
+
+/// What every recorder runs its attempts with, whatever its store: the concurrency limit, the
+/// recorder's cancellation token, the shutdown tracker (whose closed flag is the recorder's)
+/// and the event counters.
+#[derive(Debug)]
+pub struct Machinery {
+    /// Counts running attempts (for shutdown); its closed flag is the recorder's.
+    pub(crate) tracker: TaskTracker,
+    /// The concurrency limit, if any.
+    pub(crate) limit: Option<Semaphore>,
+    /// The token given to the builder: when cancelled, the recorder is closed, and every
+    /// attempt stops at its next `.await` (each races its own future against the token, so
+    /// this needs no watcher task and works from any runtime).
+    pub(crate) token: Option<CancellationToken>,
+    /// The event counters.
+    pub(crate) tally: Tally,
+    /// The recorder's name, for metrics and tracing.
+    pub(crate) name: Arc<str>,
+}
+
+impl Machinery {
+    /// The machinery of a recorder named `name`, with at most `max_concurrency` futures
+    /// running at once (none if `None`), tied to `token` if given.
+    pub fn new(
+        name: Arc<str>,
+        max_concurrency: Option<usize>,
+        token: Option<CancellationToken>,
+    ) -> Self {
+        Machinery {
+            tracker: TaskTracker::new(),
+            limit: max_concurrency.map(Semaphore::new),
+            token,
+            tally: Tally::default(),
+            name,
+        }
+    }
+
+    /// The recorder's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The event counters.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// The recorder's cancellation token, if it has one.
+    pub fn token(&self) -> Option<&CancellationToken> {
+        self.token.as_ref()
+    }
+
+    /// Whether new launches are refused: closed, or the token cancelled.
+    pub fn is_closed(&self) -> bool {
+        self.tracker.is_closed() || self.token.as_ref().is_some_and(|t| t.is_cancelled())
+    }
+
+    /// Closes the recorder to new launches; `true` if this call closed it.
+    pub fn close(&self) -> bool {
+        self.tracker.close()
+    }
+
+    /// Counts a launch as running, then checks that the recorder is open: the tracker keeps
+    /// the count and the closed flag in one atomic, so a shutdown that closes the recorder
+    /// after this check waits for the attempt. `None` if the recorder is closed.
+    pub fn enter(&self) -> Option<TaskTrackerToken> {
+        let running = self.tracker.token();
+        (!self.is_closed()).then_some(running)
+    }
+
+    /// A token that keeps a shutdown waiting until it is dropped (e.g. for an end of an
+    /// attempt that is not recorded yet).
+    pub fn hold(&self) -> TaskTrackerToken {
+        self.tracker.token()
+    }
+
+    /// How many attempts run (or hold the shutdown).
+    pub fn running(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Waits until the recorder is closed and nothing holds it.
+    pub async fn drained(&self) {
+        self.tracker.wait().await;
+    }
+}
