@@ -648,6 +648,9 @@ fn escape_label(value: &str) -> String {
 
 /// `POST /shutdown`: starts the drain and answers at once.
 async fn shutdown(State(server): State<JobServer>) -> Response {
+    // Closed here rather than only when `serve` gets to start the drain: once this answers,
+    // every `PUT` gets `503`.
+    server.jobs.close();
     server.shutdown.cancel();
     (
         StatusCode::ACCEPTED,
