@@ -10,12 +10,13 @@
 //! | `GET /metrics` | the recorder's counters in the Prometheus text format |
 //! | `POST /shutdown` | graceful drain: close, wait up to the grace period, cancel the rest, stop |
 //!
-//! The body of `PUT` is optional JSON: `{"duration_ms": 250, "fail": false, "panic": false}`
-//! (every field optional: an empty body is a job that succeeds at once). Bad input (an id
-//! that is empty, longer than [`MAX_ID_LEN`] bytes or has other characters than
-//! `A-Z a-z 0-9 . _ - :`, malformed JSON, a duration over [`Config::max_duration_ms`], an
-//! unknown state name, an unknown route) gets a 4xx answer with a JSON body
-//! `{"error": "..."}`.
+//! The body of `PUT` is optional: none (or only whitespace) is a job that succeeds at once;
+//! else it must be a JSON object, `{"duration_ms": 250, "fail": false, "panic": false}` (every
+//! field optional), sent with the header `content-type: application/json` (`415` without
+//! it). Bad input (an id that is empty, longer than [`MAX_ID_LEN`] bytes, `.` or `..`, or has
+//! other characters than `A-Z a-z 0-9 . _ - :`, a body that is not a JSON object or not a
+//! valid spec, a duration over [`Config::max_duration_ms`], an unknown state name, an unknown
+//! route) gets a 4xx answer with a JSON body `{"error": "..."}`.
 //!
 //! [`JobServer::serve`] runs the server until [`JobServer::shutdown_token`] is cancelled (by
 //! `POST /shutdown`, or by whoever holds the token, e.g. on Ctrl-C); it then drains:
@@ -36,7 +37,7 @@ use std::time::Duration;
 use axum::body::{to_bytes, Body};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -308,7 +309,8 @@ impl IntoResponse for BadId {
     }
 }
 
-/// Checks an id from the path: 1 to [`MAX_ID_LEN`] bytes of `A-Z a-z 0-9 . _ - :`.
+/// Checks an id from the path: 1 to [`MAX_ID_LEN`] bytes of `A-Z a-z 0-9 . _ - :`, other
+/// than `.` and `..`.
 fn valid_id(path: Result<Path<String>, PathRejection>) -> Result<String, BadId> {
     let Path(id) = path.map_err(|e| BadId(e.body_text()))?;
     if id.is_empty() {
@@ -327,6 +329,11 @@ fn valid_id(path: Result<Path<String>, PathRejection>) -> Result<String, BadId> 
         return Err(BadId(format!(
             "the id has the character {bad:?}: only A-Z a-z 0-9 . _ - : are allowed"
         )));
+    }
+    // HTTP clients resolve these path segments away (`/jobs/..` is `/`): no client could
+    // address such a job again.
+    if id == "." || id == ".." {
+        return Err(BadId(format!("the id cannot be {id:?}")));
     }
     Ok(id)
 }
@@ -360,10 +367,35 @@ async fn view(jobs: &AsyncTasksRecorder<String>, id: &str) -> JobView {
     }
 }
 
+/// The job spec of a `PUT` body: none (or only whitespace) is the default job; else the body
+/// must be a JSON object (`415` without a JSON `Content-Type`, `400` if it is not an object or
+/// not a valid spec).
+fn job_spec(headers: &HeaderMap, body: &[u8]) -> Result<JobSpec, (StatusCode, String)> {
+    let Some(start) = body.iter().find(|byte| !byte.is_ascii_whitespace()) else {
+        return Ok(JobSpec::default());
+    };
+    if !is_json(headers) {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a job spec needs the header content-type: application/json".to_owned(),
+        ));
+    }
+    // serde would take an array for a struct too, its fields in order: `[10, false, true]`.
+    if *start != b'{' {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "bad job spec: not a JSON object like {\"duration_ms\": 250}".to_owned(),
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad job spec: {e}")))
+}
+
 /// `PUT /jobs/{id}`.
 async fn put_job(
     State(server): State<JobServer>,
     path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let id = match valid_id(path) {
@@ -379,13 +411,9 @@ async fn put_job(
             )
         }
     };
-    let spec = if bytes.iter().all(u8::is_ascii_whitespace) {
-        JobSpec::default()
-    } else {
-        match serde_json::from_slice::<JobSpec>(&bytes) {
-            Ok(spec) => spec,
-            Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad job spec: {e}")),
-        }
+    let spec = match job_spec(&headers, &bytes) {
+        Ok(spec) => spec,
+        Err((status, message)) => return error(status, message),
     };
     if spec.duration_ms > server.config.max_duration_ms {
         return error(
@@ -660,6 +688,16 @@ async fn shutdown(State(server): State<JobServer>) -> Response {
         })),
     )
         .into_response()
+}
+
+/// Whether `headers` say the body is JSON: a `Content-Type` of `application/json`, with or
+/// without parameters, in any case.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Unknown routes.

@@ -5,16 +5,20 @@
 //!
 //! No sleep synchronizes anything: a job's end is awaited by polling `GET /jobs/{id}` in a
 //! bounded loop whose timeout only detects a failure; jobs take 0 ms or far longer than any
-//! test (and are then cancelled).
+//! test (and are then cancelled). What reqwest cannot send (a path with `.` segments) is
+//! written on a raw TCP stream.
 #![forbid(unsafe_code)]
 
 use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tasks_recorder::{AsyncTasksRecorder, FailureKind, TaskState};
 use tasks_recorder_examples::job_server::{Config, Drained, JobServer, MAX_ID_LEN};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 /// How long anything may take before the test calls it a failure.
@@ -25,6 +29,7 @@ const FOREVER_MS: u64 = 600_000;
 
 /// A server running in this process, and a client for it.
 struct Harness {
+    address: SocketAddr,
     base: String,
     client: reqwest::Client,
     jobs: AsyncTasksRecorder<String>,
@@ -48,6 +53,7 @@ impl Harness {
             .build()
             .expect("a client");
         Harness {
+            address,
             base: format!("http://{address}"),
             client,
             jobs,
@@ -78,8 +84,37 @@ impl Harness {
         .await
     }
 
+    /// `PUT` of `body` as it is, with the header `content-type: application/json`.
     async fn put_raw(&self, id: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
-        Self::send(self.client.put(self.url(&format!("/jobs/{id}"))).body(body)).await
+        self.put_typed(id, Some("application/json"), body).await
+    }
+
+    /// `PUT` of `body` as it is, with `content_type` if any.
+    async fn put_typed(
+        &self,
+        id: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.put(self.url(&format!("/jobs/{id}"))).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        Self::send(request).await
+    }
+
+    /// A raw TCP connection to the server.
+    async fn connect(&self) -> TcpStream {
+        TcpStream::connect(self.address)
+            .await
+            .expect("connect to the server")
+    }
+
+    /// Sends `request` on a new connection and reads the answer: its status and JSON body.
+    async fn raw(&self, request: &[u8]) -> (StatusCode, Value) {
+        let mut stream = self.connect().await;
+        stream.write_all(request).await.expect("send the request");
+        read_answer(&mut stream).await
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -150,6 +185,54 @@ fn assert_error(answer: &(StatusCode, Value), status: StatusCode) {
     assert_eq!(*got, status, "{body}");
     let message = body["error"].as_str().unwrap_or_default();
     assert!(!message.is_empty(), "no error message in {body}");
+}
+
+/// Reads an answer's head from `stream`: its status and its headers (names in lower case).
+async fn read_head(stream: &mut TcpStream) -> (StatusCode, Vec<(String, String)>) {
+    let read = async {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let byte = stream.read_u8().await.expect("an answer's head");
+            head.push(byte);
+        }
+        head
+    };
+    let head = tokio::time::timeout(PATIENCE, read)
+        .await
+        .expect("an answer within the patience");
+    let head = String::from_utf8(head).expect("a UTF-8 head");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or_else(|| panic!("no status line in {head:?}"));
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    (status, headers)
+}
+
+/// Reads an answer from `stream`: its status and its JSON body (of `content-length` bytes).
+async fn read_answer(stream: &mut TcpStream) -> (StatusCode, Value) {
+    let (status, headers) = read_head(stream).await;
+    let length = headers
+        .iter()
+        .find(|(name, _)| name == "content-length")
+        .and_then(|(_, value)| value.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("a {status} answer without content-length: {headers:?}"));
+    let mut body = vec![0; length];
+    tokio::time::timeout(PATIENCE, stream.read_exact(&mut body))
+        .await
+        .expect("the body within the patience")
+        .expect("the whole body");
+    let body = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        let text = String::from_utf8_lossy(&body);
+        panic!("a {status} answer that is not JSON ({e}): {text:?}")
+    });
+    (status, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -502,4 +585,96 @@ async fn bad_input_gets_a_json_4xx() {
     let (drained, _) = server.shut_down().await;
     assert_eq!(drained.counters.launched_total, 1);
     assert_eq!(drained.cancelled, 0);
+}
+
+/// Issue 15, defect 6: serde takes a JSON array for a struct, its fields in order, so the body
+/// `[10, false, true]` launched a panicking job and `[]` a default one. Only a JSON object (or
+/// no body) is a job spec now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_json_object_is_a_job_spec() {
+    let server = Harness::start(patient()).await;
+    for body in [
+        "[10, false, true]",
+        "[]",
+        " [0]",
+        "10",
+        "true",
+        "null",
+        "\"job\"",
+    ] {
+        assert_error(&server.put_raw("x", body).await, StatusCode::BAD_REQUEST);
+    }
+    assert!(server.jobs.is_empty());
+    assert_eq!(server.jobs.counters().launched_total, 0);
+
+    // An object, an empty one, only whitespace or nothing at all: launched.
+    for (id, body) in [
+        ("a", "{\"duration_ms\": 0}"),
+        ("b", " {} "),
+        ("c", " \n"),
+        ("d", ""),
+    ] {
+        let (status, view) = server.put_raw(id, body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body:?}: {view}");
+        assert_eq!(server.settled(id).await["state"], "success");
+    }
+    server.shut_down().await;
+}
+
+/// Issue 15, defect 6: the ids `.` and `..` were accepted, though clients resolve these path
+/// segments away (`/jobs/..` is `/`): nobody could address such a job again. They are refused
+/// now, on every route that takes an id (sent raw: reqwest resolves them too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dot_ids_are_refused() {
+    let server = Harness::start(patient()).await;
+    for path in ["/jobs/.", "/jobs/..", "/jobs/%2E", "/jobs/%2e%2E"] {
+        for method in ["PUT", "GET", "DELETE"] {
+            let request = format!(
+                "{method} {path} HTTP/1.1\r\nhost: test\r\ncontent-length: 0\r\n\
+                 connection: close\r\n\r\n"
+            );
+            let answer = server.raw(request.as_bytes()).await;
+            assert_error(&answer, StatusCode::BAD_REQUEST);
+        }
+    }
+    assert!(server.jobs.is_empty());
+
+    // Other ids of dots are fine.
+    for id in ["...", ".a", "a.."] {
+        let (status, view) = server.put(id, json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{id}: {view}");
+    }
+    server.shut_down().await;
+}
+
+/// Issue 15, defect 6: `Content-Type` was ignored, so a form (what `curl -d` sends) or a
+/// text body was read as JSON. A body now needs `content-type: application/json`, else
+/// `415`; no body needs no `Content-Type`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_needs_a_json_content_type() {
+    let server = Harness::start(patient()).await;
+    let spec = "{\"duration_ms\": 0}";
+    for content_type in [
+        None,
+        Some("application/x-www-form-urlencoded"),
+        Some("text/plain"),
+        Some("application/jsonx"),
+        Some(""),
+    ] {
+        let answer = server.put_typed("x", content_type, spec).await;
+        assert_error(&answer, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+    assert!(server.jobs.is_empty());
+
+    for (id, content_type) in [
+        ("a", "application/json"),
+        ("b", "Application/JSON; charset=utf-8"),
+    ] {
+        let (status, view) = server.put_typed(id, Some(content_type), spec).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{content_type}: {view}");
+    }
+    // No body, as `curl -X PUT` sends it: the default job.
+    let (status, view) = server.put_typed("c", None, "").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{view}");
+    server.shut_down().await;
 }
