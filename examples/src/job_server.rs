@@ -13,25 +13,36 @@
 //! The body of `PUT` is optional: none (or only whitespace) is a job that succeeds at once;
 //! else it must be a JSON object, `{"duration_ms": 250, "fail": false, "panic": false}` (every
 //! field optional), sent with the header `content-type: application/json` (`415` without
-//! it). Bad input (an id that is empty, longer than [`MAX_ID_LEN`] bytes, `.` or `..`, or has
-//! other characters than `A-Z a-z 0-9 . _ - :`, a body that is not a JSON object or not a
-//! valid spec, a duration over [`Config::max_duration_ms`], an unknown state name, an unknown
-//! route) gets a 4xx answer with a JSON body `{"error": "..."}`.
+//! it). Bad input gets a 4xx answer with a JSON body `{"error": "..."}`: an id that is empty,
+//! longer than [`MAX_ID_LEN`] bytes, `.` or `..`, or has other characters than
+//! `A-Z a-z 0-9 . _ - :`; a body that is not a JSON object or not a valid spec, over
+//! [`MAX_BODY_LEN`] bytes (`413`) or not all received within [`Config::body_read_timeout`]
+//! (`408`); a duration over [`Config::max_duration_ms`] (`422`); an unknown state name; an
+//! unknown route (`404`) or method (`405`).
+//!
+//! A client has [`Config::header_read_timeout`] to send a request's line and headers (and a
+//! kept-alive connection may stay idle between requests that long); its connection is
+//! closed, unanswered, when they are not all in by then.
 //!
 //! [`JobServer::serve`] runs the server until [`JobServer::shutdown_token`] is cancelled (by
-//! `POST /shutdown`, or by whoever holds the token, e.g. on Ctrl-C); it then drains:
-//! [`close`](AsyncTasksRecorder::close) the recorder so new `PUT`s get `503`,
+//! `POST /shutdown`, or by whoever holds the token, e.g. on Ctrl-C with [`watch_interrupts`]);
+//! it then drains: [`close`](AsyncTasksRecorder::close) the recorder so new `PUT`s get `503`,
 //! [`shutdown_with_grace`](AsyncTasksRecorder::shutdown_with_grace) so running jobs get
-//! [`Config::grace`] to finish before they are cancelled, and finally axum's graceful shutdown
-//! stops the server once the requests in flight are answered. When `serve` returns, no job is
-//! `Working`.
+//! [`Config::grace`] to finish before they are cancelled (requests are still answered
+//! meanwhile), then stop accepting connections, close the idle ones, and give the requests
+//! in flight [`Config::drain_deadline`] to be answered; the connections still open then (a
+//! client stalled mid-request) are dropped. When `serve` returns, no job is `Working` and no
+//! connection is open: a drain lasts little more than the grace period plus the drain
+//! deadline.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt::Write as _;
+use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::pin;
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
@@ -40,10 +51,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use axum::serve::Listener;
 use axum::{Json, Router};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
 use tasks_recorder::{recorded_task, AsyncTasksRecorder, Counters, RevokeFailReason, TaskState};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// The longest id accepted, in bytes.
@@ -93,10 +109,20 @@ pub struct Config {
     /// How long `DELETE` of a running job waits for it to stop before answering `202`
     /// instead of `200`.
     pub cancel_wait: Duration,
+    /// How long a client may take to send a request's line and headers; the connection is
+    /// closed, unanswered, when they are not all in by then.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send the whole body of a `PUT`, counted from when the
+    /// handler starts reading it; `408` when it is not all in by then.
+    pub body_read_timeout: Duration,
+    /// How long the requests still in flight after the grace period get to be answered
+    /// before their connections are dropped and [`JobServer::serve`] returns.
+    pub drain_deadline: Duration,
 }
 
 impl Default for Config {
-    /// 64 jobs at once, 10,000 failed records, jobs of up to 10 minutes, a 5 s grace period.
+    /// 64 jobs at once, 10,000 failed records, jobs of up to 10 minutes, a 5 s grace period,
+    /// 10 s to send a request's headers and 10 s more for its body, a 2 s drain deadline.
     fn default() -> Self {
         Config {
             max_concurrency: 64,
@@ -104,6 +130,9 @@ impl Default for Config {
             max_duration_ms: 600_000,
             grace: Duration::from_secs(5),
             cancel_wait: Duration::from_secs(1),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            drain_deadline: Duration::from_secs(2),
         }
     }
 }
@@ -236,34 +265,85 @@ impl JobServer {
 
     /// Serves on `listener` until the [shutdown token](Self::shutdown_token) is cancelled,
     /// then drains (see the [module docs](self)) and returns what the drain did. When this
-    /// returns, no job is `Working`.
-    pub async fn serve(self, listener: TcpListener) -> io::Result<Drained> {
-        let router = self.router();
-        let jobs = self.jobs.clone();
-        let grace = self.config.grace;
-        let trigger = self.shutdown.clone();
-        let (drained_tx, drained_rx) = tokio::sync::oneshot::channel();
-        let drain = async move {
-            trigger.cancelled().await;
-            jobs.close();
-            let cancelled = jobs.shutdown_with_grace(grace).await;
-            // Nobody may be listening if `serve` was dropped; nothing to do then.
-            let _ = drained_tx.send(cancelled);
+    /// returns, no job is `Working`, and no connection is left open.
+    ///
+    /// It never fails at present: errors accepting a connection are retried as
+    /// [`axum::serve()`] retries them.
+    pub async fn serve(self, mut listener: TcpListener) -> io::Result<Drained> {
+        let app = self.router();
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.config.header_read_timeout);
+        // Cancelled once the grace period is over: every connection then finishes the
+        // request it is serving (if any) and closes.
+        let closing = CancellationToken::new();
+        let mut connections = JoinSet::new();
+
+        // Until the drain's grace period is over, connections are still accepted: requests
+        // are answered (new `PUT`s with `503`) while running jobs finish.
+        let drain = async {
+            self.shutdown.cancelled().await;
+            self.jobs.close();
+            self.jobs.shutdown_with_grace(self.config.grace).await
         };
-        axum::serve(listener, router)
-            .with_graceful_shutdown(drain)
-            .await?;
-        // The drain ran to its end before the server stopped; should it not have (it always
-        // does), shut the recorder down here so that nothing is left `Working`.
-        let cancelled = match drained_rx.await {
-            Ok(cancelled) => cancelled,
-            Err(_) => self.jobs.shutdown_with_grace(self.config.grace).await,
+        let mut drain = pin!(drain);
+        let cancelled = loop {
+            tokio::select! {
+                cancelled = &mut drain => break cancelled,
+                (stream, _) = Listener::accept(&mut listener) => {
+                    connections.spawn(connection(
+                        stream,
+                        app.clone(),
+                        http.clone(),
+                        closing.clone(),
+                    ));
+                }
+                // Reaps the connections that ended, so that the set does not grow.
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
         };
+        drop(listener);
+
+        // The requests in flight get `drain_deadline` to be answered; whatever connection is
+        // still open then (a client stalled mid-request, say) is dropped.
+        closing.cancel();
+        let all_closed = async { while connections.join_next().await.is_some() {} };
+        let connections_dropped =
+            match tokio::time::timeout(self.config.drain_deadline, all_closed).await {
+                Ok(()) => 0,
+                Err(_) => {
+                    let open = connections.len();
+                    connections.shutdown().await;
+                    open
+                }
+            };
         Ok(Drained {
             cancelled,
+            connections_dropped,
             counters: self.jobs.counters(),
         })
     }
+}
+
+/// Serves one connection with `app` until it closes, or until `closing` is cancelled and the
+/// request in flight (if any) is answered.
+async fn connection(
+    stream: TcpStream,
+    app: Router,
+    http: http1::Builder,
+    closing: CancellationToken,
+) {
+    let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    let mut conn = pin!(conn);
+    tokio::select! {
+        // An error is the client's doing (a malformed request, a header timeout, a reset):
+        // the connection is closed either way.
+        _ = conn.as_mut() => return,
+        () = closing.cancelled() => {}
+    }
+    // Answers the request in flight, if any, then closes (at once if idle).
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
 }
 
 /// What a drain did, returned by [`JobServer::serve`].
@@ -271,8 +351,29 @@ impl JobServer {
 pub struct Drained {
     /// Jobs still running when the grace period ran out, and so cancelled.
     pub cancelled: usize,
+    /// Connections still open at the drain deadline, and so dropped (a client stalled in the
+    /// middle of a request, say).
+    pub connections_dropped: usize,
     /// The recorder's counters after the drain.
     pub counters: Counters,
+}
+
+/// Watches interrupts, each a completion of `next_interrupt` (e.g. [`tokio::signal::ctrl_c`]):
+/// the first cancels `stop`, which starts the drain; this returns at the second, when the
+/// caller should exit at once rather than wait for the drain to end. Returns an error if the
+/// interrupts cannot be watched.
+pub async fn watch_interrupts<F, Fut>(
+    mut next_interrupt: F,
+    stop: CancellationToken,
+) -> io::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = io::Result<()>>,
+{
+    next_interrupt().await?;
+    eprintln!("job_server: interrupted: draining (interrupt again to exit at once)");
+    stop.cancel();
+    next_interrupt().await
 }
 
 /// Binds `127.0.0.1:port` (`0`: any free port).
@@ -402,12 +503,19 @@ async fn put_job(
         Ok(id) => id,
         Err(bad) => return bad.into_response(),
     };
-    let bytes = match to_bytes(body, MAX_BODY_LEN).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
+    let timeout = server.config.body_read_timeout;
+    let bytes = match tokio::time::timeout(timeout, to_bytes(body, MAX_BODY_LEN)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the body is over {MAX_BODY_LEN} bytes (or could not be read)"),
+            )
+        }
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the body was not all received within {timeout:?}"),
             )
         }
     };

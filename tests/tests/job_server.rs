@@ -5,8 +5,9 @@
 //!
 //! No sleep synchronizes anything: a job's end is awaited by polling `GET /jobs/{id}` in a
 //! bounded loop whose timeout only detects a failure; jobs take 0 ms or far longer than any
-//! test (and are then cancelled). What reqwest cannot send (a path with `.` segments) is
-//! written on a raw TCP stream.
+//! test (and are then cancelled). What reqwest cannot send (a request that stalls halfway, a
+//! path with `.` segments) is written on a raw TCP stream; the server's own
+//! read timeouts and drain deadline, shortened by the config, are what end those tests.
 #![forbid(unsafe_code)]
 
 use std::io;
@@ -16,10 +17,11 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tasks_recorder::{AsyncTasksRecorder, FailureKind, TaskState};
-use tasks_recorder_examples::job_server::{Config, Drained, JobServer, MAX_ID_LEN};
+use tasks_recorder_examples::job_server::{self, Config, Drained, JobServer, MAX_ID_LEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// How long anything may take before the test calls it a failure.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -27,11 +29,22 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// A job far longer than any test: it ends only by cancellation.
 const FOREVER_MS: u64 = 600_000;
 
+/// A timeout far longer than any test: it never ends one.
+const NEVER: Duration = Duration::from_secs(3600);
+
+/// A short timeout or deadline of the server, for the tests that need one to end them.
+const SHORT: Duration = Duration::from_millis(200);
+
+/// The head of a `PUT /jobs/stalled` that announces a 100-byte JSON body.
+const PUT_HEAD_OF_100: &str = "PUT /jobs/stalled HTTP/1.1\r\nhost: test\r\n\
+    content-type: application/json\r\ncontent-length: 100\r\n";
+
 /// A server running in this process, and a client for it.
 struct Harness {
     address: SocketAddr,
     base: String,
     client: reqwest::Client,
+    stop: CancellationToken,
     jobs: AsyncTasksRecorder<String>,
     server: JoinHandle<io::Result<Drained>>,
 }
@@ -46,6 +59,7 @@ impl Harness {
         assert!(address.ip().is_loopback());
         let server = JobServer::new(config);
         let jobs = server.jobs().clone();
+        let stop = server.shutdown_token();
         let server = tokio::spawn(server.serve(listener));
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -56,6 +70,7 @@ impl Harness {
             address,
             base: format!("http://{address}"),
             client,
+            stop,
             jobs,
             server,
         }
@@ -233,6 +248,22 @@ async fn read_answer(stream: &mut TcpStream) -> (StatusCode, Value) {
         panic!("a {status} answer that is not JSON ({e}): {text:?}")
     });
     (status, body)
+}
+
+/// Waits for the server to close `stream` without answering anything more.
+async fn assert_closed(stream: &mut TcpStream) {
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut rest))
+        .await
+        .expect("the server closes the connection within the patience");
+    // A reset is a close too.
+    if read.is_ok() {
+        assert!(
+            rest.is_empty(),
+            "unexpected bytes: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -587,6 +618,92 @@ async fn bad_input_gets_a_json_4xx() {
     assert_eq!(drained.cancelled, 0);
 }
 
+/// Issue 15, defect 5: a client that sent its headers and then stalled mid-body held the
+/// drain, and so `serve`, for as long as it stalled. With read timeouts longer than the test,
+/// the drain deadline alone must end it now: the stalled connection is dropped, unanswered,
+/// and `serve` returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_stalled_mid_body_does_not_hold_the_drain() {
+    let server = Harness::start(Config {
+        header_read_timeout: NEVER,
+        body_read_timeout: NEVER,
+        drain_deadline: SHORT,
+        ..patient()
+    })
+    .await;
+    let mut stalled = server.connect().await;
+    let head = format!("{PUT_HEAD_OF_100}expect: 100-continue\r\n\r\n");
+    stalled
+        .write_all(head.as_bytes())
+        .await
+        .expect("send the head");
+    // `100 Continue` comes once the handler reads the body: the request is in flight.
+    let (status, _) = read_head(&mut stalled).await;
+    assert_eq!(status, StatusCode::CONTINUE);
+    stalled
+        .write_all(b"{\"duration_ms\": ")
+        .await
+        .expect("send part of the body");
+
+    server.stop.cancel();
+    let (drained, jobs) = server.stopped().await;
+    assert_eq!(drained.connections_dropped, 1);
+    assert_closed(&mut stalled).await;
+    assert!(jobs.is_empty());
+}
+
+/// Issue 15, defect 5: nothing bounded the read of a `PUT` body, so a client that stalled
+/// mid-body held its request open for as long as it stalled. It gets a JSON `408` after the
+/// body read timeout now, and its connection is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_gets_a_json_408() {
+    let server = Harness::start(Config {
+        body_read_timeout: SHORT,
+        ..patient()
+    })
+    .await;
+    let mut stalled = server.connect().await;
+    let request = format!("{PUT_HEAD_OF_100}\r\n{{\"duration_ms\": ");
+    stalled
+        .write_all(request.as_bytes())
+        .await
+        .expect("send the head and part of the body");
+    let answer = read_answer(&mut stalled).await;
+    assert_error(&answer, StatusCode::REQUEST_TIMEOUT);
+    assert_closed(&mut stalled).await;
+    assert!(server.jobs.is_empty());
+
+    let (drained, _) = server.shut_down().await;
+    assert_eq!(drained.connections_dropped, 0);
+}
+
+/// Issue 15, defect 5: there was no header read timeout, so a client that sent part of a
+/// request line or of a header block held its connection (and, at shutdown, the drain) for
+/// as long as it stalled. The connection is closed after the header read timeout now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_that_stalls_is_closed() {
+    let server = Harness::start(Config {
+        header_read_timeout: SHORT,
+        ..patient()
+    })
+    .await;
+    for partial in [
+        "PUT /jobs/x HT",
+        "PUT /jobs/x HTTP/1.1\r\nhost: test\r\ncontent-le",
+    ] {
+        let mut stalled = server.connect().await;
+        stalled
+            .write_all(partial.as_bytes())
+            .await
+            .expect("send part of a head");
+        assert_closed(&mut stalled).await;
+    }
+    assert!(server.jobs.is_empty());
+
+    let (drained, _) = server.shut_down().await;
+    assert_eq!(drained.connections_dropped, 0);
+}
+
 /// Issue 15, defect 6: serde takes a JSON array for a struct, its fields in order, so the body
 /// `[10, false, true]` launched a panicking job and `[]` a default one. Only a JSON object (or
 /// no body) is a job spec now.
@@ -677,4 +794,44 @@ async fn a_body_needs_a_json_content_type() {
     let (status, view) = server.put_typed("c", None, "").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{view}");
     server.shut_down().await;
+}
+
+/// Issue 15, defect 5: a second Ctrl-C did nothing while the drain went on. The example runs
+/// `watch_interrupts` on Ctrl-C and exits at once when it returns: the first interrupt only
+/// starts the drain, the second ends the watch.
+#[tokio::test]
+async fn a_second_interrupt_ends_the_watch() {
+    let interrupts = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let next_interrupt = {
+        let interrupts = interrupts.clone();
+        move || {
+            let interrupts = interrupts.clone();
+            async move {
+                let permit = interrupts.acquire().await.map_err(io::Error::other)?;
+                permit.forget();
+                Ok(())
+            }
+        }
+    };
+    let stop = CancellationToken::new();
+    let watch = tokio::spawn(job_server::watch_interrupts(next_interrupt, stop.clone()));
+
+    interrupts.add_permits(1);
+    tokio::time::timeout(PATIENCE, stop.cancelled())
+        .await
+        .expect("the first interrupt starts the drain");
+    assert!(!watch.is_finished(), "the first interrupt ended the watch");
+    interrupts.add_permits(1);
+    tokio::time::timeout(PATIENCE, watch)
+        .await
+        .expect("the second interrupt ends the watch")
+        .expect("the watch did not panic")
+        .expect("interrupts could be watched");
+
+    // Interrupts that cannot be watched: an error, and no drain.
+    let stop = CancellationToken::new();
+    let unwatchable = || async { Err::<(), _>(io::Error::other("no signal handling")) };
+    let watched = job_server::watch_interrupts(unwatchable, stop.clone()).await;
+    assert!(watched.is_err());
+    assert!(!stop.is_cancelled());
 }
