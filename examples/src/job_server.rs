@@ -17,8 +17,11 @@
 //! longer than [`MAX_ID_LEN`] bytes, `.` or `..`, or has other characters than
 //! `A-Z a-z 0-9 . _ - :`; a body that is not a JSON object or not a valid spec, over
 //! [`MAX_BODY_LEN`] bytes (`413`) or not all received within [`Config::body_read_timeout`]
-//! (`408`); a duration over [`Config::max_duration_ms`] (`422`); an unknown state name; an
-//! unknown route (`404`) or method (`405`).
+//! (`408`); a duration over [`Config::max_duration_ms`] (`422`); an unknown state name; a
+//! request target over [`MAX_URI_LEN`] bytes (`414`); an unknown route (`404`) or method
+//! (`405`). Only what hyper refuses before any route sees it has no JSON body: a request that
+//! is not valid HTTP/1.1 (`400`, `431`), and a target over 64 KiB on a kept-alive connection
+//! (`414`; on a connection's first request, it gets the JSON `414` too).
 //!
 //! A client has [`Config::header_read_timeout`] to send a request's line and headers (and a
 //! kept-alive connection may stay idle between requests that long); its connection is
@@ -47,8 +50,9 @@ use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::serve::Listener;
@@ -58,6 +62,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
 use tasks_recorder::{recorded_task, AsyncTasksRecorder, Counters, RevokeFailReason, TaskState};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -67,6 +72,9 @@ pub const MAX_ID_LEN: usize = 128;
 
 /// The largest `PUT` body accepted, in bytes.
 pub const MAX_BODY_LEN: usize = 4096;
+
+/// The longest request target (path and query) accepted, in bytes.
+pub const MAX_URI_LEN: usize = 8192;
 
 /// The port used when neither the first argument nor `JOB_SERVER_PORT` gives one.
 pub const DEFAULT_PORT: u16 = 3000;
@@ -260,6 +268,8 @@ impl JobServer {
             .route("/shutdown", post(shutdown))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
+            .layer(middleware::map_response(json_errors))
+            .layer(middleware::from_fn(uri_limit))
             .with_state(self.clone())
     }
 
@@ -295,6 +305,7 @@ impl JobServer {
                         stream,
                         app.clone(),
                         http.clone(),
+                        self.config.header_read_timeout,
                         closing.clone(),
                     ));
                 }
@@ -327,13 +338,36 @@ impl JobServer {
 
 /// Serves one connection with `app` until it closes, or until `closing` is cancelled and the
 /// request in flight (if any) is answered.
+///
+/// The line of the first request is read here, before hyper sees it: hyper answers a request
+/// target over 64 KiB with a bare `414` (no body), so an over-long first request line gets its
+/// `414` with a JSON body from [`refuse_long_request_line`] instead. The later requests of a
+/// kept-alive connection are checked by [`uri_limit`], which sees every target hyper accepts.
 async fn connection(
-    stream: TcpStream,
+    mut stream: TcpStream,
     app: Router,
     http: http1::Builder,
+    header_read_timeout: Duration,
     closing: CancellationToken,
 ) {
-    let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    let first_line = tokio::select! {
+        // Not even a request line yet: nothing to answer.
+        () = closing.cancelled() => return,
+        line = tokio::time::timeout(header_read_timeout, read_request_line(&mut stream)) => line,
+    };
+    let head = match first_line {
+        Ok(Ok(RequestLine::Complete(head))) => head,
+        Ok(Ok(RequestLine::TooLong)) => {
+            refuse_long_request_line(stream, header_read_timeout).await;
+            return;
+        }
+        // Closed, failed or timed out before the end of the request line.
+        Ok(Ok(RequestLine::Closed) | Err(_)) | Err(_) => return,
+    };
+    // hyper reads the bytes already read first, then the rest of the stream.
+    let (reader, writer) = stream.into_split();
+    let io = TokioIo::new(tokio::io::join(io::Cursor::new(head).chain(reader), writer));
+    let conn = http.serve_connection(io, TowerToHyperService::new(app));
     let mut conn = pin!(conn);
     tokio::select! {
         // An error is the client's doing (a malformed request, a header timeout, a reset):
@@ -344,6 +378,70 @@ async fn connection(
     // Answers the request in flight, if any, then closes (at once if idle).
     conn.as_mut().graceful_shutdown();
     let _ = conn.await;
+}
+
+/// The longest request line accepted: a request target of [`MAX_URI_LEN`] bytes, and room for
+/// the method and the version.
+const MAX_REQUEST_LINE: usize = MAX_URI_LEN + 64;
+
+/// How the first request line of a connection ended.
+enum RequestLine {
+    /// All the bytes read, the whole request line among them.
+    Complete(Vec<u8>),
+    /// Over [`MAX_REQUEST_LINE`] bytes.
+    TooLong,
+    /// The client closed the connection before the end of the line.
+    Closed,
+}
+
+/// Reads from `stream` until the end of the first request line.
+async fn read_request_line(stream: &mut TcpStream) -> io::Result<RequestLine> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            return Ok(RequestLine::Closed);
+        }
+        head.extend_from_slice(&chunk[..read]);
+        match head.iter().position(|&byte| byte == b'\n') {
+            Some(end) if end <= MAX_REQUEST_LINE => return Ok(RequestLine::Complete(head)),
+            Some(_) => return Ok(RequestLine::TooLong),
+            None if head.len() > MAX_REQUEST_LINE => return Ok(RequestLine::TooLong),
+            None => {}
+        }
+    }
+}
+
+/// Answers `414` with a JSON body on `stream`, whose request line is over
+/// [`MAX_REQUEST_LINE`] bytes, and closes it.
+async fn refuse_long_request_line(mut stream: TcpStream, linger: Duration) {
+    let body = serde_json::json!({
+        "error": format!("the request target is over {MAX_URI_LEN} bytes"),
+    })
+    .to_string();
+    let answer = format!(
+        "HTTP/1.1 414 URI Too Long\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(answer.as_bytes()).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    // Reads what the client still sends (the rest of its request) until it closes, for
+    // a while: closing with unread bytes would reset the connection, and the client could
+    // lose the answer.
+    let discard = async {
+        let mut sink = [0u8; 4096];
+        let mut left: usize = 1 << 20;
+        while left > 0 {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => left = left.saturating_sub(read),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(linger, discard).await;
 }
 
 /// What a drain did, returned by [`JobServer::serve`].
@@ -796,6 +894,53 @@ async fn shutdown(State(server): State<JobServer>) -> Response {
         })),
     )
         .into_response()
+}
+
+/// Refuses a request target over [`MAX_URI_LEN`] bytes with `414`.
+async fn uri_limit(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let len = uri
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len())
+        + uri
+            .authority()
+            .map_or(0, |authority| authority.as_str().len());
+    if len > MAX_URI_LEN {
+        return error(
+            StatusCode::URI_TOO_LONG,
+            format!("the request target is over {MAX_URI_LEN} bytes"),
+        );
+    }
+    next.run(request).await
+}
+
+/// Gives every error answer a JSON body `{"error": "..."}`: the handlers answer so already;
+/// this covers whatever else the framework may answer (its text, if any, becomes the message).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = to_bytes(body, MAX_BODY_LEN)
+        .await
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty());
+    let message = text.unwrap_or_else(|| {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    });
+    let body = serde_json::json!({ "error": message }).to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// Whether `headers` say the body is JSON: a `Content-Type` of `application/json`, with or

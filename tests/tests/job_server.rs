@@ -6,7 +6,7 @@
 //! No sleep synchronizes anything: a job's end is awaited by polling `GET /jobs/{id}` in a
 //! bounded loop whose timeout only detects a failure; jobs take 0 ms or far longer than any
 //! test (and are then cancelled). What reqwest cannot send (a request that stalls halfway, a
-//! path with `.` segments) is written on a raw TCP stream; the server's own
+//! URI over 64 KiB, a path with `.` segments) is written on a raw TCP stream; the server's own
 //! read timeouts and drain deadline, shortened by the config, are what end those tests.
 #![forbid(unsafe_code)]
 
@@ -17,7 +17,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tasks_recorder::{AsyncTasksRecorder, FailureKind, TaskState};
-use tasks_recorder_examples::job_server::{self, Config, Drained, JobServer, MAX_ID_LEN};
+use tasks_recorder_examples::job_server::{
+    self, Config, Drained, JobServer, MAX_ID_LEN, MAX_URI_LEN,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -702,6 +704,44 @@ async fn a_head_that_stalls_is_closed() {
 
     let (drained, _) = server.shut_down().await;
     assert_eq!(drained.connections_dropped, 0);
+}
+
+/// Issue 15, defect 6: hyper answers a request target over 64 KiB with a bare `414`, without
+/// the JSON body that every error promises; and targets up to 64 KiB reached the routes. Over
+/// `MAX_URI_LEN` bytes now gets a `414` with a JSON error, on a new connection or a kept-alive
+/// one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_uri_gets_a_json_414() {
+    let server = Harness::start(patient()).await;
+
+    // 70 KB, raw: reqwest refuses to send a URI over 64 KiB.
+    let long = "a".repeat(70_000);
+    let request = format!("GET /jobs/{long} HTTP/1.1\r\nhost: test\r\n\r\n");
+    assert_error(
+        &server.raw(request.as_bytes()).await,
+        StatusCode::URI_TOO_LONG,
+    );
+    let request = format!(
+        "PUT /jobs/{long} HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
+         content-length: 2\r\n\r\n{{}}"
+    );
+    assert_error(
+        &server.raw(request.as_bytes()).await,
+        StatusCode::URI_TOO_LONG,
+    );
+
+    // Over the limit, under hyper's: refused on every request of a connection.
+    let query = "/jobs?state=";
+    let over = format!("{query}{}", "w".repeat(MAX_URI_LEN - query.len() + 1));
+    for _ in 0..2 {
+        assert_error(&server.get(&over).await, StatusCode::URI_TOO_LONG);
+    }
+    // The longest target accepted reaches the route (an unknown state).
+    let longest = format!("{query}{}", "w".repeat(MAX_URI_LEN - query.len()));
+    assert_error(&server.get(&longest).await, StatusCode::BAD_REQUEST);
+
+    assert!(server.jobs.is_empty());
+    server.shut_down().await;
 }
 
 /// Issue 15, defect 6: serde takes a JSON array for a struct, its fields in order, so the body
