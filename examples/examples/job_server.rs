@@ -4,7 +4,9 @@
 //! What it shows: launching from HTTP handlers (`202` launched, `409` already running, `200`
 //! already done), queries with attempts and failure reasons, listing ids by state, revoke and
 //! cancel, Prometheus counters, and a graceful drain (close the recorder, give running jobs a
-//! grace period, cancel the rest, then stop the server) on `POST /shutdown` or Ctrl-C.
+//! grace period, cancel the rest, give the requests in flight a deadline, then stop) on
+//! `POST /shutdown` or Ctrl-C. A second Ctrl-C exits at once (exit code 130), without waiting
+//! for the drain to end.
 //!
 //! Run it (it listens on 127.0.0.1 only; the port is the first argument, else
 //! `JOB_SERVER_PORT`, else 3000; `0` picks a free port; it prints the address it bound):
@@ -15,18 +17,19 @@
 //! JOB_SERVER_PORT=0 cargo run -p tasks-recorder-examples --example job_server
 //! ```
 //!
-//! Then, from another terminal:
+//! Then, from another terminal (a body needs `content-type: application/json`: `-d` alone
+//! sends a form, which gets `415`):
 //!
 //! ```text
-//! # launch a job that works 5 s: 202 Accepted
-//! curl -i -X PUT localhost:3000/jobs/report-1 -d '{"duration_ms": 5000}'
+//! # launch a job that works 10 minutes: 202 Accepted
+//! curl -i -X PUT localhost:3000/jobs/report-1 -H 'content-type: application/json' -d '{"duration_ms": 600000}'
 //! # the same id again while it runs: 409 Conflict
 //! curl -i -X PUT localhost:3000/jobs/report-1
 //! # its state, attempts and failure reason
 //! curl localhost:3000/jobs/report-1
 //! # a job that fails, one that panics
-//! curl -X PUT localhost:3000/jobs/flaky -d '{"duration_ms": 100, "fail": true}'
-//! curl -X PUT localhost:3000/jobs/boom -d '{"panic": true}'
+//! curl -X PUT localhost:3000/jobs/flaky -H 'content-type: application/json' -d '{"duration_ms": 100, "fail": true}'
+//! curl -X PUT localhost:3000/jobs/boom -H 'content-type: application/json' -d '{"panic": true}'
 //! # the failed ids; then how many jobs are in each state
 //! curl 'localhost:3000/jobs?state=failed'
 //! curl localhost:3000/jobs
@@ -40,7 +43,8 @@
 //! curl localhost:3000/metrics
 //! # bad input gets a 4xx with a JSON error
 //! curl -i 'localhost:3000/jobs?state=sleeping'
-//! curl -i -X PUT localhost:3000/jobs/x -d '{"duration_ms": "soon"}'
+//! curl -i -X PUT localhost:3000/jobs/x -H 'content-type: application/json' -d '{"duration_ms": "soon"}'
+//! curl -i -X PUT localhost:3000/jobs/x -d '{}'
 //! # drain and stop (Ctrl-C does the same)
 //! curl -X POST localhost:3000/shutdown
 //! ```
@@ -82,11 +86,14 @@ async fn main() -> ExitCode {
     let server = JobServer::new(Config::default());
     let stop = server.shutdown_token();
     tokio::spawn(async move {
-        // If Ctrl-C cannot be watched, it kills the process as usual; `POST /shutdown` still
-        // drains.
-        if tokio::signal::ctrl_c().await.is_ok() {
-            println!("Ctrl-C: draining");
-            stop.cancel();
+        // The first Ctrl-C drains; a second one exits at once. If Ctrl-C cannot be watched,
+        // it kills the process as usual; `POST /shutdown` still drains.
+        if job_server::watch_interrupts(tokio::signal::ctrl_c, stop)
+            .await
+            .is_ok()
+        {
+            eprintln!("job_server: second Ctrl-C: exiting at once, without finishing the drain");
+            std::process::exit(130);
         }
     });
 
@@ -94,8 +101,9 @@ async fn main() -> ExitCode {
         Ok(drained) => {
             let c = drained.counters;
             println!(
-                "drained: {} job(s) cancelled at the end of the grace period",
-                drained.cancelled
+                "drained: {} job(s) cancelled at the end of the grace period, {} connection(s) \
+                 dropped at the drain deadline",
+                drained.cancelled, drained.connections_dropped
             );
             println!(
                 "launched {}, succeeded {}, failed {}, panicked {}, cancelled {}, revoked {}, \

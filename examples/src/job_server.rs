@@ -10,39 +10,61 @@
 //! | `GET /metrics` | the recorder's counters in the Prometheus text format |
 //! | `POST /shutdown` | graceful drain: close, wait up to the grace period, cancel the rest, stop |
 //!
-//! The body of `PUT` is optional JSON: `{"duration_ms": 250, "fail": false, "panic": false}`
-//! (every field optional: an empty body is a job that succeeds at once). Bad input (an id
-//! that is empty, longer than [`MAX_ID_LEN`] bytes or has other characters than
-//! `A-Z a-z 0-9 . _ - :`, malformed JSON, a duration over [`Config::max_duration_ms`], an
-//! unknown state name, an unknown route) gets a 4xx answer with a JSON body
-//! `{"error": "..."}`.
+//! The body of `PUT` is optional: none (or only whitespace) is a job that succeeds at once;
+//! else it must be a JSON object, `{"duration_ms": 250, "fail": false, "panic": false}` (every
+//! field optional), sent with the header `content-type: application/json` (`415` without
+//! it). Bad input gets a 4xx answer with a JSON body `{"error": "..."}`: an id that is empty,
+//! longer than [`MAX_ID_LEN`] bytes, `.` or `..`, or has other characters than
+//! `A-Z a-z 0-9 . _ - :`; a body that is not a JSON object or not a valid spec, over
+//! [`MAX_BODY_LEN`] bytes (`413`) or not all received within [`Config::body_read_timeout`]
+//! (`408`); a duration over [`Config::max_duration_ms`] (`422`); an unknown state name; a
+//! request target over [`MAX_URI_LEN`] bytes (`414`); an unknown route (`404`) or method
+//! (`405`). Only what hyper refuses before any route sees it has no JSON body: a request that
+//! is not valid HTTP/1.1 (`400`, `431`), and a target over 64 KiB on a kept-alive connection
+//! (`414`; on a connection's first request, it gets the JSON `414` too).
+//!
+//! A client has [`Config::header_read_timeout`] to send a request's line and headers (and a
+//! kept-alive connection may stay idle between requests that long); its connection is
+//! closed, unanswered, when they are not all in by then.
 //!
 //! [`JobServer::serve`] runs the server until [`JobServer::shutdown_token`] is cancelled (by
-//! `POST /shutdown`, or by whoever holds the token, e.g. on Ctrl-C); it then drains:
-//! [`close`](AsyncTasksRecorder::close) the recorder so new `PUT`s get `503`,
+//! `POST /shutdown`, or by whoever holds the token, e.g. on Ctrl-C with [`watch_interrupts`]);
+//! it then drains: [`close`](AsyncTasksRecorder::close) the recorder so new `PUT`s get `503`,
 //! [`shutdown_with_grace`](AsyncTasksRecorder::shutdown_with_grace) so running jobs get
-//! [`Config::grace`] to finish before they are cancelled, and finally axum's graceful shutdown
-//! stops the server once the requests in flight are answered. When `serve` returns, no job is
-//! `Working`.
+//! [`Config::grace`] to finish before they are cancelled (requests are still answered
+//! meanwhile), then stop accepting connections, close the idle ones, and give the requests
+//! in flight [`Config::drain_deadline`] to be answered; the connections still open then (a
+//! client stalled mid-request) are dropped. When `serve` returns, no job is `Working` and no
+//! connection is open: a drain lasts little more than the grace period plus the drain
+//! deadline.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt::Write as _;
+use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::pin;
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use axum::serve::Listener;
 use axum::{Json, Router};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
 use tasks_recorder::{recorded_task, AsyncTasksRecorder, Counters, RevokeFailReason, TaskState};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// The longest id accepted, in bytes.
@@ -50,6 +72,9 @@ pub const MAX_ID_LEN: usize = 128;
 
 /// The largest `PUT` body accepted, in bytes.
 pub const MAX_BODY_LEN: usize = 4096;
+
+/// The longest request target (path and query) accepted, in bytes.
+pub const MAX_URI_LEN: usize = 8192;
 
 /// The port used when neither the first argument nor `JOB_SERVER_PORT` gives one.
 pub const DEFAULT_PORT: u16 = 3000;
@@ -92,10 +117,20 @@ pub struct Config {
     /// How long `DELETE` of a running job waits for it to stop before answering `202`
     /// instead of `200`.
     pub cancel_wait: Duration,
+    /// How long a client may take to send a request's line and headers; the connection is
+    /// closed, unanswered, when they are not all in by then.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send the whole body of a `PUT`, counted from when the
+    /// handler starts reading it; `408` when it is not all in by then.
+    pub body_read_timeout: Duration,
+    /// How long the requests still in flight after the grace period get to be answered
+    /// before their connections are dropped and [`JobServer::serve`] returns.
+    pub drain_deadline: Duration,
 }
 
 impl Default for Config {
-    /// 64 jobs at once, 10,000 failed records, jobs of up to 10 minutes, a 5 s grace period.
+    /// 64 jobs at once, 10,000 failed records, jobs of up to 10 minutes, a 5 s grace period,
+    /// 10 s to send a request's headers and 10 s more for its body, a 2 s drain deadline.
     fn default() -> Self {
         Config {
             max_concurrency: 64,
@@ -103,6 +138,9 @@ impl Default for Config {
             max_duration_ms: 600_000,
             grace: Duration::from_secs(5),
             cancel_wait: Duration::from_secs(1),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            drain_deadline: Duration::from_secs(2),
         }
     }
 }
@@ -230,39 +268,180 @@ impl JobServer {
             .route("/shutdown", post(shutdown))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
+            .layer(middleware::map_response(json_errors))
+            .layer(middleware::from_fn(uri_limit))
             .with_state(self.clone())
     }
 
     /// Serves on `listener` until the [shutdown token](Self::shutdown_token) is cancelled,
     /// then drains (see the [module docs](self)) and returns what the drain did. When this
-    /// returns, no job is `Working`.
-    pub async fn serve(self, listener: TcpListener) -> io::Result<Drained> {
-        let router = self.router();
-        let jobs = self.jobs.clone();
-        let grace = self.config.grace;
-        let trigger = self.shutdown.clone();
-        let (drained_tx, drained_rx) = tokio::sync::oneshot::channel();
-        let drain = async move {
-            trigger.cancelled().await;
-            jobs.close();
-            let cancelled = jobs.shutdown_with_grace(grace).await;
-            // Nobody may be listening if `serve` was dropped; nothing to do then.
-            let _ = drained_tx.send(cancelled);
+    /// returns, no job is `Working`, and no connection is left open.
+    ///
+    /// It never fails at present: errors accepting a connection are retried as
+    /// [`axum::serve()`] retries them.
+    pub async fn serve(self, mut listener: TcpListener) -> io::Result<Drained> {
+        let app = self.router();
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.config.header_read_timeout);
+        // Cancelled once the grace period is over: every connection then finishes the
+        // request it is serving (if any) and closes.
+        let closing = CancellationToken::new();
+        let mut connections = JoinSet::new();
+
+        // Until the drain's grace period is over, connections are still accepted: requests
+        // are answered (new `PUT`s with `503`) while running jobs finish.
+        let drain = async {
+            self.shutdown.cancelled().await;
+            self.jobs.close();
+            self.jobs.shutdown_with_grace(self.config.grace).await
         };
-        axum::serve(listener, router)
-            .with_graceful_shutdown(drain)
-            .await?;
-        // The drain ran to its end before the server stopped; should it not have (it always
-        // does), shut the recorder down here so that nothing is left `Working`.
-        let cancelled = match drained_rx.await {
-            Ok(cancelled) => cancelled,
-            Err(_) => self.jobs.shutdown_with_grace(self.config.grace).await,
+        let mut drain = pin!(drain);
+        let cancelled = loop {
+            tokio::select! {
+                cancelled = &mut drain => break cancelled,
+                (stream, _) = Listener::accept(&mut listener) => {
+                    connections.spawn(connection(
+                        stream,
+                        app.clone(),
+                        http.clone(),
+                        self.config.header_read_timeout,
+                        closing.clone(),
+                    ));
+                }
+                // Reaps the connections that ended, so that the set does not grow.
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
         };
+        drop(listener);
+
+        // The requests in flight get `drain_deadline` to be answered; whatever connection is
+        // still open then (a client stalled mid-request, say) is dropped.
+        closing.cancel();
+        let all_closed = async { while connections.join_next().await.is_some() {} };
+        let connections_dropped =
+            match tokio::time::timeout(self.config.drain_deadline, all_closed).await {
+                Ok(()) => 0,
+                Err(_) => {
+                    let open = connections.len();
+                    connections.shutdown().await;
+                    open
+                }
+            };
         Ok(Drained {
             cancelled,
+            connections_dropped,
             counters: self.jobs.counters(),
         })
     }
+}
+
+/// Serves one connection with `app` until it closes, or until `closing` is cancelled and the
+/// request in flight (if any) is answered.
+///
+/// The line of the first request is read here, before hyper sees it: hyper answers a request
+/// target over 64 KiB with a bare `414` (no body), so an over-long first request line gets its
+/// `414` with a JSON body from [`refuse_long_request_line`] instead. The later requests of a
+/// kept-alive connection are checked by [`uri_limit`], which sees every target hyper accepts.
+async fn connection(
+    mut stream: TcpStream,
+    app: Router,
+    http: http1::Builder,
+    header_read_timeout: Duration,
+    closing: CancellationToken,
+) {
+    let first_line = tokio::select! {
+        // Not even a request line yet: nothing to answer.
+        () = closing.cancelled() => return,
+        line = tokio::time::timeout(header_read_timeout, read_request_line(&mut stream)) => line,
+    };
+    let head = match first_line {
+        Ok(Ok(RequestLine::Complete(head))) => head,
+        Ok(Ok(RequestLine::TooLong)) => {
+            refuse_long_request_line(stream, header_read_timeout).await;
+            return;
+        }
+        // Closed, failed or timed out before the end of the request line.
+        Ok(Ok(RequestLine::Closed) | Err(_)) | Err(_) => return,
+    };
+    // hyper reads the bytes already read first, then the rest of the stream.
+    let (reader, writer) = stream.into_split();
+    let io = TokioIo::new(tokio::io::join(io::Cursor::new(head).chain(reader), writer));
+    let conn = http.serve_connection(io, TowerToHyperService::new(app));
+    let mut conn = pin!(conn);
+    tokio::select! {
+        // An error is the client's doing (a malformed request, a header timeout, a reset):
+        // the connection is closed either way.
+        _ = conn.as_mut() => return,
+        () = closing.cancelled() => {}
+    }
+    // Answers the request in flight, if any, then closes (at once if idle).
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
+}
+
+/// The longest request line accepted: a request target of [`MAX_URI_LEN`] bytes, and room for
+/// the method and the version.
+const MAX_REQUEST_LINE: usize = MAX_URI_LEN + 64;
+
+/// How the first request line of a connection ended.
+enum RequestLine {
+    /// All the bytes read, the whole request line among them.
+    Complete(Vec<u8>),
+    /// Over [`MAX_REQUEST_LINE`] bytes.
+    TooLong,
+    /// The client closed the connection before the end of the line.
+    Closed,
+}
+
+/// Reads from `stream` until the end of the first request line.
+async fn read_request_line(stream: &mut TcpStream) -> io::Result<RequestLine> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            return Ok(RequestLine::Closed);
+        }
+        head.extend_from_slice(&chunk[..read]);
+        match head.iter().position(|&byte| byte == b'\n') {
+            Some(end) if end <= MAX_REQUEST_LINE => return Ok(RequestLine::Complete(head)),
+            Some(_) => return Ok(RequestLine::TooLong),
+            None if head.len() > MAX_REQUEST_LINE => return Ok(RequestLine::TooLong),
+            None => {}
+        }
+    }
+}
+
+/// Answers `414` with a JSON body on `stream`, whose request line is over
+/// [`MAX_REQUEST_LINE`] bytes, and closes it.
+async fn refuse_long_request_line(mut stream: TcpStream, linger: Duration) {
+    let body = serde_json::json!({
+        "error": format!("the request target is over {MAX_URI_LEN} bytes"),
+    })
+    .to_string();
+    let answer = format!(
+        "HTTP/1.1 414 URI Too Long\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(answer.as_bytes()).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    // Reads what the client still sends (the rest of its request) until it closes, for
+    // a while: closing with unread bytes would reset the connection, and the client could
+    // lose the answer.
+    let discard = async {
+        let mut sink = [0u8; 4096];
+        let mut left: usize = 1 << 20;
+        while left > 0 {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => left = left.saturating_sub(read),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(linger, discard).await;
 }
 
 /// What a drain did, returned by [`JobServer::serve`].
@@ -270,8 +449,29 @@ impl JobServer {
 pub struct Drained {
     /// Jobs still running when the grace period ran out, and so cancelled.
     pub cancelled: usize,
+    /// Connections still open at the drain deadline, and so dropped (a client stalled in the
+    /// middle of a request, say).
+    pub connections_dropped: usize,
     /// The recorder's counters after the drain.
     pub counters: Counters,
+}
+
+/// Watches interrupts, each a completion of `next_interrupt` (e.g. [`tokio::signal::ctrl_c`]):
+/// the first cancels `stop`, which starts the drain; this returns at the second, when the
+/// caller should exit at once rather than wait for the drain to end. Returns an error if the
+/// interrupts cannot be watched.
+pub async fn watch_interrupts<F, Fut>(
+    mut next_interrupt: F,
+    stop: CancellationToken,
+) -> io::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = io::Result<()>>,
+{
+    next_interrupt().await?;
+    eprintln!("job_server: interrupted: draining (interrupt again to exit at once)");
+    stop.cancel();
+    next_interrupt().await
 }
 
 /// Binds `127.0.0.1:port` (`0`: any free port).
@@ -308,7 +508,8 @@ impl IntoResponse for BadId {
     }
 }
 
-/// Checks an id from the path: 1 to [`MAX_ID_LEN`] bytes of `A-Z a-z 0-9 . _ - :`.
+/// Checks an id from the path: 1 to [`MAX_ID_LEN`] bytes of `A-Z a-z 0-9 . _ - :`, other
+/// than `.` and `..`.
 fn valid_id(path: Result<Path<String>, PathRejection>) -> Result<String, BadId> {
     let Path(id) = path.map_err(|e| BadId(e.body_text()))?;
     if id.is_empty() {
@@ -327,6 +528,11 @@ fn valid_id(path: Result<Path<String>, PathRejection>) -> Result<String, BadId> 
         return Err(BadId(format!(
             "the id has the character {bad:?}: only A-Z a-z 0-9 . _ - : are allowed"
         )));
+    }
+    // HTTP clients resolve these path segments away (`/jobs/..` is `/`): no client could
+    // address such a job again.
+    if id == "." || id == ".." {
+        return Err(BadId(format!("the id cannot be {id:?}")));
     }
     Ok(id)
 }
@@ -360,32 +566,60 @@ async fn view(jobs: &AsyncTasksRecorder<String>, id: &str) -> JobView {
     }
 }
 
+/// The job spec of a `PUT` body: none (or only whitespace) is the default job; else the body
+/// must be a JSON object (`415` without a JSON `Content-Type`, `400` if it is not an object or
+/// not a valid spec).
+fn job_spec(headers: &HeaderMap, body: &[u8]) -> Result<JobSpec, (StatusCode, String)> {
+    let Some(start) = body.iter().find(|byte| !byte.is_ascii_whitespace()) else {
+        return Ok(JobSpec::default());
+    };
+    if !is_json(headers) {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a job spec needs the header content-type: application/json".to_owned(),
+        ));
+    }
+    // serde would take an array for a struct too, its fields in order: `[10, false, true]`.
+    if *start != b'{' {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "bad job spec: not a JSON object like {\"duration_ms\": 250}".to_owned(),
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad job spec: {e}")))
+}
+
 /// `PUT /jobs/{id}`.
 async fn put_job(
     State(server): State<JobServer>,
     path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let id = match valid_id(path) {
         Ok(id) => id,
         Err(bad) => return bad.into_response(),
     };
-    let bytes = match to_bytes(body, MAX_BODY_LEN).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
+    let timeout = server.config.body_read_timeout;
+    let bytes = match tokio::time::timeout(timeout, to_bytes(body, MAX_BODY_LEN)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the body is over {MAX_BODY_LEN} bytes (or could not be read)"),
             )
         }
-    };
-    let spec = if bytes.iter().all(u8::is_ascii_whitespace) {
-        JobSpec::default()
-    } else {
-        match serde_json::from_slice::<JobSpec>(&bytes) {
-            Ok(spec) => spec,
-            Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad job spec: {e}")),
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the body was not all received within {timeout:?}"),
+            )
         }
+    };
+    let spec = match job_spec(&headers, &bytes) {
+        Ok(spec) => spec,
+        Err((status, message)) => return error(status, message),
     };
     if spec.duration_ms > server.config.max_duration_ms {
         return error(
@@ -648,6 +882,9 @@ fn escape_label(value: &str) -> String {
 
 /// `POST /shutdown`: starts the drain and answers at once.
 async fn shutdown(State(server): State<JobServer>) -> Response {
+    // Closed here rather than only when `serve` gets to start the drain: once this answers,
+    // every `PUT` gets `503`.
+    server.jobs.close();
     server.shutdown.cancel();
     (
         StatusCode::ACCEPTED,
@@ -657,6 +894,63 @@ async fn shutdown(State(server): State<JobServer>) -> Response {
         })),
     )
         .into_response()
+}
+
+/// Refuses a request target over [`MAX_URI_LEN`] bytes with `414`.
+async fn uri_limit(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let len = uri
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len())
+        + uri
+            .authority()
+            .map_or(0, |authority| authority.as_str().len());
+    if len > MAX_URI_LEN {
+        return error(
+            StatusCode::URI_TOO_LONG,
+            format!("the request target is over {MAX_URI_LEN} bytes"),
+        );
+    }
+    next.run(request).await
+}
+
+/// Gives every error answer a JSON body `{"error": "..."}`: the handlers answer so already;
+/// this covers whatever else the framework may answer (its text, if any, becomes the message).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = to_bytes(body, MAX_BODY_LEN)
+        .await
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty());
+    let message = text.unwrap_or_else(|| {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    });
+    let body = serde_json::json!({ "error": message }).to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Whether `headers` say the body is JSON: a `Content-Type` of `application/json`, with or
+/// without parameters, in any case.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Unknown routes.

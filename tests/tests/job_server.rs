@@ -5,17 +5,25 @@
 //!
 //! No sleep synchronizes anything: a job's end is awaited by polling `GET /jobs/{id}` in a
 //! bounded loop whose timeout only detects a failure; jobs take 0 ms or far longer than any
-//! test (and are then cancelled).
+//! test (and are then cancelled). What reqwest cannot send (a request that stalls halfway, a
+//! URI over 64 KiB, a path with `.` segments) is written on a raw TCP stream; the server's own
+//! read timeouts and drain deadline, shortened by the config, are what end those tests.
 #![forbid(unsafe_code)]
 
 use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tasks_recorder::{AsyncTasksRecorder, FailureKind, TaskState};
-use tasks_recorder_examples::job_server::{Config, Drained, JobServer, MAX_ID_LEN};
+use tasks_recorder_examples::job_server::{
+    self, Config, Drained, JobServer, MAX_ID_LEN, MAX_URI_LEN,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// How long anything may take before the test calls it a failure.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -23,10 +31,22 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// A job far longer than any test: it ends only by cancellation.
 const FOREVER_MS: u64 = 600_000;
 
+/// A timeout far longer than any test: it never ends one.
+const NEVER: Duration = Duration::from_secs(3600);
+
+/// A short timeout or deadline of the server, for the tests that need one to end them.
+const SHORT: Duration = Duration::from_millis(200);
+
+/// The head of a `PUT /jobs/stalled` that announces a 100-byte JSON body.
+const PUT_HEAD_OF_100: &str = "PUT /jobs/stalled HTTP/1.1\r\nhost: test\r\n\
+    content-type: application/json\r\ncontent-length: 100\r\n";
+
 /// A server running in this process, and a client for it.
 struct Harness {
+    address: SocketAddr,
     base: String,
     client: reqwest::Client,
+    stop: CancellationToken,
     jobs: AsyncTasksRecorder<String>,
     server: JoinHandle<io::Result<Drained>>,
 }
@@ -41,6 +61,7 @@ impl Harness {
         assert!(address.ip().is_loopback());
         let server = JobServer::new(config);
         let jobs = server.jobs().clone();
+        let stop = server.shutdown_token();
         let server = tokio::spawn(server.serve(listener));
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -48,8 +69,10 @@ impl Harness {
             .build()
             .expect("a client");
         Harness {
+            address,
             base: format!("http://{address}"),
             client,
+            stop,
             jobs,
             server,
         }
@@ -78,8 +101,37 @@ impl Harness {
         .await
     }
 
+    /// `PUT` of `body` as it is, with the header `content-type: application/json`.
     async fn put_raw(&self, id: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
-        Self::send(self.client.put(self.url(&format!("/jobs/{id}"))).body(body)).await
+        self.put_typed(id, Some("application/json"), body).await
+    }
+
+    /// `PUT` of `body` as it is, with `content_type` if any.
+    async fn put_typed(
+        &self,
+        id: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.put(self.url(&format!("/jobs/{id}"))).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        Self::send(request).await
+    }
+
+    /// A raw TCP connection to the server.
+    async fn connect(&self) -> TcpStream {
+        TcpStream::connect(self.address)
+            .await
+            .expect("connect to the server")
+    }
+
+    /// Sends `request` on a new connection and reads the answer: its status and JSON body.
+    async fn raw(&self, request: &[u8]) -> (StatusCode, Value) {
+        let mut stream = self.connect().await;
+        stream.write_all(request).await.expect("send the request");
+        read_answer(&mut stream).await
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -150,6 +202,70 @@ fn assert_error(answer: &(StatusCode, Value), status: StatusCode) {
     assert_eq!(*got, status, "{body}");
     let message = body["error"].as_str().unwrap_or_default();
     assert!(!message.is_empty(), "no error message in {body}");
+}
+
+/// Reads an answer's head from `stream`: its status and its headers (names in lower case).
+async fn read_head(stream: &mut TcpStream) -> (StatusCode, Vec<(String, String)>) {
+    let read = async {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let byte = stream.read_u8().await.expect("an answer's head");
+            head.push(byte);
+        }
+        head
+    };
+    let head = tokio::time::timeout(PATIENCE, read)
+        .await
+        .expect("an answer within the patience");
+    let head = String::from_utf8(head).expect("a UTF-8 head");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or_else(|| panic!("no status line in {head:?}"));
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    (status, headers)
+}
+
+/// Reads an answer from `stream`: its status and its JSON body (of `content-length` bytes).
+async fn read_answer(stream: &mut TcpStream) -> (StatusCode, Value) {
+    let (status, headers) = read_head(stream).await;
+    let length = headers
+        .iter()
+        .find(|(name, _)| name == "content-length")
+        .and_then(|(_, value)| value.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("a {status} answer without content-length: {headers:?}"));
+    let mut body = vec![0; length];
+    tokio::time::timeout(PATIENCE, stream.read_exact(&mut body))
+        .await
+        .expect("the body within the patience")
+        .expect("the whole body");
+    let body = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        let text = String::from_utf8_lossy(&body);
+        panic!("a {status} answer that is not JSON ({e}): {text:?}")
+    });
+    (status, body)
+}
+
+/// Waits for the server to close `stream` without answering anything more.
+async fn assert_closed(stream: &mut TcpStream) {
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut rest))
+        .await
+        .expect("the server closes the connection within the patience");
+    // A reset is a close too.
+    if read.is_ok() {
+        assert!(
+            rest.is_empty(),
+            "unexpected bytes: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -502,4 +618,260 @@ async fn bad_input_gets_a_json_4xx() {
     let (drained, _) = server.shut_down().await;
     assert_eq!(drained.counters.launched_total, 1);
     assert_eq!(drained.cancelled, 0);
+}
+
+/// Issue 15, defect 5: a client that sent its headers and then stalled mid-body held the
+/// drain, and so `serve`, for as long as it stalled. With read timeouts longer than the test,
+/// the drain deadline alone must end it now: the stalled connection is dropped, unanswered,
+/// and `serve` returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_stalled_mid_body_does_not_hold_the_drain() {
+    let server = Harness::start(Config {
+        header_read_timeout: NEVER,
+        body_read_timeout: NEVER,
+        drain_deadline: SHORT,
+        ..patient()
+    })
+    .await;
+    let mut stalled = server.connect().await;
+    let head = format!("{PUT_HEAD_OF_100}expect: 100-continue\r\n\r\n");
+    stalled
+        .write_all(head.as_bytes())
+        .await
+        .expect("send the head");
+    // `100 Continue` comes once the handler reads the body: the request is in flight.
+    let (status, _) = read_head(&mut stalled).await;
+    assert_eq!(status, StatusCode::CONTINUE);
+    stalled
+        .write_all(b"{\"duration_ms\": ")
+        .await
+        .expect("send part of the body");
+
+    server.stop.cancel();
+    let (drained, jobs) = server.stopped().await;
+    assert_eq!(drained.connections_dropped, 1);
+    assert_closed(&mut stalled).await;
+    assert!(jobs.is_empty());
+}
+
+/// Issue 15, defect 5: nothing bounded the read of a `PUT` body, so a client that stalled
+/// mid-body held its request open for as long as it stalled. It gets a JSON `408` after the
+/// body read timeout now, and its connection is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_gets_a_json_408() {
+    let server = Harness::start(Config {
+        body_read_timeout: SHORT,
+        ..patient()
+    })
+    .await;
+    let mut stalled = server.connect().await;
+    let request = format!("{PUT_HEAD_OF_100}\r\n{{\"duration_ms\": ");
+    stalled
+        .write_all(request.as_bytes())
+        .await
+        .expect("send the head and part of the body");
+    let answer = read_answer(&mut stalled).await;
+    assert_error(&answer, StatusCode::REQUEST_TIMEOUT);
+    assert_closed(&mut stalled).await;
+    assert!(server.jobs.is_empty());
+
+    let (drained, _) = server.shut_down().await;
+    assert_eq!(drained.connections_dropped, 0);
+}
+
+/// Issue 15, defect 5: there was no header read timeout, so a client that sent part of a
+/// request line or of a header block held its connection (and, at shutdown, the drain) for
+/// as long as it stalled. The connection is closed after the header read timeout now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_that_stalls_is_closed() {
+    let server = Harness::start(Config {
+        header_read_timeout: SHORT,
+        ..patient()
+    })
+    .await;
+    for partial in [
+        "PUT /jobs/x HT",
+        "PUT /jobs/x HTTP/1.1\r\nhost: test\r\ncontent-le",
+    ] {
+        let mut stalled = server.connect().await;
+        stalled
+            .write_all(partial.as_bytes())
+            .await
+            .expect("send part of a head");
+        assert_closed(&mut stalled).await;
+    }
+    assert!(server.jobs.is_empty());
+
+    let (drained, _) = server.shut_down().await;
+    assert_eq!(drained.connections_dropped, 0);
+}
+
+/// Issue 15, defect 6: hyper answers a request target over 64 KiB with a bare `414`, without
+/// the JSON body that every error promises; and targets up to 64 KiB reached the routes. Over
+/// `MAX_URI_LEN` bytes now gets a `414` with a JSON error, on a new connection or a kept-alive
+/// one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_uri_gets_a_json_414() {
+    let server = Harness::start(patient()).await;
+
+    // 70 KB, raw: reqwest refuses to send a URI over 64 KiB.
+    let long = "a".repeat(70_000);
+    let request = format!("GET /jobs/{long} HTTP/1.1\r\nhost: test\r\n\r\n");
+    assert_error(
+        &server.raw(request.as_bytes()).await,
+        StatusCode::URI_TOO_LONG,
+    );
+    let request = format!(
+        "PUT /jobs/{long} HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
+         content-length: 2\r\n\r\n{{}}"
+    );
+    assert_error(
+        &server.raw(request.as_bytes()).await,
+        StatusCode::URI_TOO_LONG,
+    );
+
+    // Over the limit, under hyper's: refused on every request of a connection.
+    let query = "/jobs?state=";
+    let over = format!("{query}{}", "w".repeat(MAX_URI_LEN - query.len() + 1));
+    for _ in 0..2 {
+        assert_error(&server.get(&over).await, StatusCode::URI_TOO_LONG);
+    }
+    // The longest target accepted reaches the route (an unknown state).
+    let longest = format!("{query}{}", "w".repeat(MAX_URI_LEN - query.len()));
+    assert_error(&server.get(&longest).await, StatusCode::BAD_REQUEST);
+
+    assert!(server.jobs.is_empty());
+    server.shut_down().await;
+}
+
+/// Issue 15, defect 6: serde takes a JSON array for a struct, its fields in order, so the body
+/// `[10, false, true]` launched a panicking job and `[]` a default one. Only a JSON object (or
+/// no body) is a job spec now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_json_object_is_a_job_spec() {
+    let server = Harness::start(patient()).await;
+    for body in [
+        "[10, false, true]",
+        "[]",
+        " [0]",
+        "10",
+        "true",
+        "null",
+        "\"job\"",
+    ] {
+        assert_error(&server.put_raw("x", body).await, StatusCode::BAD_REQUEST);
+    }
+    assert!(server.jobs.is_empty());
+    assert_eq!(server.jobs.counters().launched_total, 0);
+
+    // An object, an empty one, only whitespace or nothing at all: launched.
+    for (id, body) in [
+        ("a", "{\"duration_ms\": 0}"),
+        ("b", " {} "),
+        ("c", " \n"),
+        ("d", ""),
+    ] {
+        let (status, view) = server.put_raw(id, body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body:?}: {view}");
+        assert_eq!(server.settled(id).await["state"], "success");
+    }
+    server.shut_down().await;
+}
+
+/// Issue 15, defect 6: the ids `.` and `..` were accepted, though clients resolve these path
+/// segments away (`/jobs/..` is `/`): nobody could address such a job again. They are refused
+/// now, on every route that takes an id (sent raw: reqwest resolves them too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dot_ids_are_refused() {
+    let server = Harness::start(patient()).await;
+    for path in ["/jobs/.", "/jobs/..", "/jobs/%2E", "/jobs/%2e%2E"] {
+        for method in ["PUT", "GET", "DELETE"] {
+            let request = format!(
+                "{method} {path} HTTP/1.1\r\nhost: test\r\ncontent-length: 0\r\n\
+                 connection: close\r\n\r\n"
+            );
+            let answer = server.raw(request.as_bytes()).await;
+            assert_error(&answer, StatusCode::BAD_REQUEST);
+        }
+    }
+    assert!(server.jobs.is_empty());
+
+    // Other ids of dots are fine.
+    for id in ["...", ".a", "a.."] {
+        let (status, view) = server.put(id, json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{id}: {view}");
+    }
+    server.shut_down().await;
+}
+
+/// Issue 15, defect 6: `Content-Type` was ignored, so a form (what `curl -d` sends) or a
+/// text body was read as JSON. A body now needs `content-type: application/json`, else
+/// `415`; no body needs no `Content-Type`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_needs_a_json_content_type() {
+    let server = Harness::start(patient()).await;
+    let spec = "{\"duration_ms\": 0}";
+    for content_type in [
+        None,
+        Some("application/x-www-form-urlencoded"),
+        Some("text/plain"),
+        Some("application/jsonx"),
+        Some(""),
+    ] {
+        let answer = server.put_typed("x", content_type, spec).await;
+        assert_error(&answer, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+    assert!(server.jobs.is_empty());
+
+    for (id, content_type) in [
+        ("a", "application/json"),
+        ("b", "Application/JSON; charset=utf-8"),
+    ] {
+        let (status, view) = server.put_typed(id, Some(content_type), spec).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{content_type}: {view}");
+    }
+    // No body, as `curl -X PUT` sends it: the default job.
+    let (status, view) = server.put_typed("c", None, "").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{view}");
+    server.shut_down().await;
+}
+
+/// Issue 15, defect 5: a second Ctrl-C did nothing while the drain went on. The example runs
+/// `watch_interrupts` on Ctrl-C and exits at once when it returns: the first interrupt only
+/// starts the drain, the second ends the watch.
+#[tokio::test]
+async fn a_second_interrupt_ends_the_watch() {
+    let interrupts = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let next_interrupt = {
+        let interrupts = interrupts.clone();
+        move || {
+            let interrupts = interrupts.clone();
+            async move {
+                let permit = interrupts.acquire().await.map_err(io::Error::other)?;
+                permit.forget();
+                Ok(())
+            }
+        }
+    };
+    let stop = CancellationToken::new();
+    let watch = tokio::spawn(job_server::watch_interrupts(next_interrupt, stop.clone()));
+
+    interrupts.add_permits(1);
+    tokio::time::timeout(PATIENCE, stop.cancelled())
+        .await
+        .expect("the first interrupt starts the drain");
+    assert!(!watch.is_finished(), "the first interrupt ended the watch");
+    interrupts.add_permits(1);
+    tokio::time::timeout(PATIENCE, watch)
+        .await
+        .expect("the second interrupt ends the watch")
+        .expect("the watch did not panic")
+        .expect("interrupts could be watched");
+
+    // Interrupts that cannot be watched: an error, and no drain.
+    let stop = CancellationToken::new();
+    let unwatchable = || async { Err::<(), _>(io::Error::other("no signal handling")) };
+    let watched = job_server::watch_interrupts(unwatchable, stop.clone()).await;
+    assert!(watched.is_err());
+    assert!(!stop.is_cancelled());
 }
