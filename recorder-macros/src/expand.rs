@@ -2,8 +2,9 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Ident, ItemFn, ReturnType};
+use syn::{AttrStyle, Attribute, Ident, ItemFn, Meta, ReturnType, Token};
 
 use crate::parse::Args;
 
@@ -54,21 +55,51 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
     let ret_local = local("__recorded_task_ret", ret_span);
 
     // The recorder and the id, evaluated before the body starts, with the arguments in scope.
+    // Every token of the checks of the id is spanned at the id, so that a wrong id is
+    // reported there and only there.
+    // (A `crate = "path"` keeps its span, the string literal: an unresolved path is reported
+    // once, there.)
+    let krate_at_id = match &args.krate {
+        Some(path) => path.to_token_stream(),
+        None => quote_spanned!(id_span=> ::tasks_recorder),
+    };
     let recorder_and_id = match &args.recorder {
         Some(recorder) => {
             let recorder_span = recorder.span();
             let recorder = quote_spanned! {recorder_span=>
                 let #recorder_local = #private::recorder(&(#recorder));
             };
+            // `id` checks that the id has the recorder's id type (`__private::RecorderId`).
+            // The id comes first, so that its own type (e.g. `&str` for `name.as_str()`) is
+            // known when the recorder's id type is compared with it.
+            // rustc reports an unmet bound of `id` at the argument it blames, the recorder: a
+            // call spanned from the id's first token to its last, around the generated local
+            // (whose hygiene would otherwise make rustc point at the whole attribute).
+            let recorder_at_id = local("__recorded_task_recorder", id_span);
+            let id_end = last_span(&id.to_token_stream()).unwrap_or(id_span);
+            let recorder_arg = quote_spanned!(id_end=> (&#recorder_at_id));
             let id = quote_spanned! {id_span=>
-                let #id_local = #private::id(&#recorder_local, #id);
+                let #id_local = #krate_at_id::__private::id(
+                    #id,
+                    #krate_at_id::__private::recorder_ref #recorder_arg,
+                );
             };
             quote!(#recorder #id)
         }
-        None => quote_spanned! {id_span=>
-            let #id_local = #private::default_id(#id);
-            let #recorder_local = #private::default_recorder(&#id_local);
-        },
+        None => {
+            // A `&str` id is refused (`__private::UseAStringId`): it would key the default
+            // recorder of `&str`, apart from every `String` id.
+            quote_spanned! {id_span=>
+                let #id_local = {
+                    #[allow(unused_imports)]
+                    use #krate_at_id::__private::DefaultIdFallback as _;
+                    #krate_at_id::__private::default_id(
+                        #krate_at_id::__private::DefaultId(#id).__recorded_task_default_id()
+                    )
+                };
+                let #recorder_local = #private::default_recorder(&#id_local);
+            }
+        }
     };
 
     // `<Ret as TaskOutput>::into_result(ret)` starts at the first token of the return type and
@@ -103,14 +134,87 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
         };
     };
 
+    // Inner attributes (`#![allow(..)]` at the top of the body) stay at the top of the body.
+    let (outer, inner): (Vec<Attribute>, Vec<Attribute>) = attrs
+        .into_iter()
+        .partition(|attr| matches!(attr.style, AttrStyle::Outer));
     quote! {
-        #(#attrs)*
+        #(#outer)*
         #vis #sig {
+            #(#inner)*
             #recorder_and_id
             #task
             #launch_call
         }
     }
+}
+
+/// Whether `attr` is `#[instrument]` (`#[tracing::instrument(..)]`, or any path ending in
+/// `instrument`), or a `#[cfg_attr(.., instrument)]` that may become one.
+fn is_instrument(attr: &Attribute) -> bool {
+    let ends_in_instrument = |path: &syn::Path| {
+        path.segments
+            .last()
+            .is_some_and(|segment| segment.ident == "instrument")
+    };
+    if ends_in_instrument(attr.path()) {
+        return true;
+    }
+    if !attr.path().is_ident("cfg_attr") {
+        return false;
+    }
+    // `cfg_attr(<predicate>, <attr>, ...)`: the predicate is itself a meta item.
+    attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+        .is_ok_and(|metas| {
+            metas
+                .iter()
+                .skip(1)
+                .any(|meta| ends_in_instrument(meta.path()))
+        })
+}
+
+/// `function` with its `#[instrument]` attributes moved above a copy of this attribute
+/// (`args` as written), or `None` when it has none.
+///
+/// Attribute macros expand from the top: `#[instrument]` below `#[recorded_task]` would see
+/// the wrapper, and its span would cover the launch, not the task. Above it, it sees the
+/// function as written and instruments its body, which `#[recorded_task]` then turns into
+/// the task: the span covers the job's work, its fields are the arguments, and `err` / `ret`
+/// see the body's `Result`. The other attributes stay below, in their order, so they still
+/// apply to the wrapper.
+pub fn below_instrument(
+    args: TokenStream,
+    parsed: &Args,
+    function: &ItemFn,
+) -> Option<TokenStream> {
+    let (instrument, others): (Vec<&Attribute>, Vec<&Attribute>) = function
+        .attrs
+        .iter()
+        .partition(|attr| matches!(attr.style, AttrStyle::Outer) && is_instrument(attr));
+    if instrument.is_empty() {
+        return None;
+    }
+    let name_span = function.sig.ident.span();
+    let krate = match &parsed.krate {
+        Some(path) => path.to_token_stream(),
+        None => quote_spanned!(name_span=> ::tasks_recorder),
+    };
+    let attribute = quote_spanned!(name_span=> #krate::recorded_task);
+    let ItemFn {
+        vis, sig, block, ..
+    } = function;
+    // Inner attributes (`#![allow(..)]` in the body) are printed back inside the body.
+    let (outer, inner): (Vec<&Attribute>, Vec<&Attribute>) = others
+        .into_iter()
+        .partition(|attr| matches!(attr.style, AttrStyle::Outer));
+    let statements = &block.stmts;
+    let body = quote_spanned!(block.brace_token.span.join()=> { #(#inner)* #(#statements)* });
+    Some(quote! {
+        #(#instrument)*
+        #[#attribute(#args)]
+        #(#outer)*
+        #vis #sig #body
+    })
 }
 
 /// The span of the last token of `tokens` (the closing delimiter of a final group).

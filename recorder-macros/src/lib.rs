@@ -16,6 +16,7 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn recorded_task(args: TokenStream, item: TokenStream) -> TokenStream {
     let item: proc_macro2::TokenStream = item.into();
+    let args_tokens: proc_macro2::TokenStream = args.clone().into();
     let function = match parse::function(item.clone()) {
         Ok(function) => function,
         Err(mut error) => {
@@ -41,6 +42,11 @@ pub fn recorded_task(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     if let Err(error) = validate::validate(&function, args.id.is_none()) {
         return with_errors(item, error);
+    }
+    // `#[instrument]` below this attribute goes above it, so that it instruments the body
+    // (the task) rather than the wrapper: this attribute then expands again, after it.
+    if let Some(reordered) = expand::below_instrument(args_tokens, &args, &function) {
+        return reordered.into();
     }
     expand::expand(args, function).into()
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Spacing, TokenStream, TokenTree};
 use syn::visit::Visit;
 use syn::{FnArg, ItemFn, ReturnType};
 
@@ -37,7 +37,14 @@ pub fn validate(function: &ItemFn, missing_id: bool) -> syn::Result<()> {
         ));
     }
 
+    if let ReturnType::Type(_, ret) = &sig.output {
+        let mut impl_traits = ImplTraits::default();
+        impl_traits.visit_type(ret);
+        errors.extend(impl_traits.found);
+    }
+
     let body_idents = idents(&function.block);
+    let instrumented = recorded_by_instrument(function);
     for input in &sig.inputs {
         match input {
             FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
@@ -51,10 +58,16 @@ pub fn validate(function: &ItemFn, missing_id: bool) -> syn::Result<()> {
                 // Only an argument the body names is kept by the task.
                 let mut bound = Bindings::default();
                 bound.visit_pat(&typed.pat);
-                if !bound.0.iter().any(|name| body_idents.contains(name)) {
+                // `#[instrument]` moves above `#[recorded_task]` (see `expand`), so the span it
+                // records the argument in is made in the task, too.
+                let message = if bound.0.iter().any(|name| body_idents.contains(name)) {
+                    BORROWED
+                } else if bound.0.iter().any(|name| instrumented.contains(name)) {
+                    BORROWED_BY_INSTRUMENT
+                } else {
                     continue;
-                }
-                let mut borrows = Borrows::default();
+                };
+                let mut borrows = Borrows::new(message);
                 borrows.visit_type(&typed.ty);
                 errors.extend(borrows.found);
             }
@@ -76,22 +89,201 @@ const BORROWED: &str = "`#[recorded_task]` moves this argument into a task that 
                         call, so it cannot be borrowed: take an owned value (e.g. `String` for \
                         `&str`, `Vec<T>` for `&[T]`) or share it with `Arc<T>`";
 
-/// Every identifier in the body's tokens (an over-approximation of the names it uses).
+/// The error for a borrow in an argument that only `#[instrument]` uses.
+const BORROWED_BY_INSTRUMENT: &str = "`#[instrument]` records this argument in the span of the \
+                                      task, which outlives the call, so it cannot be borrowed: \
+                                      leave it out of the span with \
+                                      `#[instrument(skip(..))]`, or take an owned value";
+
+/// The names that the `#[instrument]` attributes of `function` record in their span (an
+/// over-approximation, read from their arguments): every argument but those in `skip(..)`
+/// (none with `skip_all`), and the names used in the values of `fields(..)`.
+fn recorded_by_instrument(function: &ItemFn) -> HashSet<String> {
+    let mut recorded = HashSet::new();
+    let arguments: Vec<String> = function
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => Some(typed),
+            FnArg::Receiver(_) => None,
+        })
+        .flat_map(|typed| {
+            let mut bound = Bindings::default();
+            bound.visit_pat(&typed.pat);
+            bound.0
+        })
+        .collect();
+    let instruments = function.attrs.iter().filter(|attr| {
+        matches!(attr.style, syn::AttrStyle::Outer)
+            && attr
+                .path()
+                .segments
+                .last()
+                .is_some_and(|segment| segment.ident == "instrument")
+    });
+    for attr in instruments {
+        let tokens: Vec<TokenTree> = match &attr.meta {
+            syn::Meta::List(list) => list.tokens.clone().into_iter().collect(),
+            _ => Vec::new(),
+        };
+        let group_after = |key: &str| {
+            tokens.windows(2).find_map(|pair| match pair {
+                [TokenTree::Ident(ident), TokenTree::Group(group)] if ident == key => {
+                    Some(group.stream())
+                }
+                _ => None,
+            })
+        };
+        let skip_all = tokens
+            .iter()
+            .any(|token| matches!(token, TokenTree::Ident(ident) if ident == "skip_all"));
+        let skipped: HashSet<String> = group_after("skip")
+            .into_iter()
+            .flatten()
+            .filter_map(|token| match token {
+                TokenTree::Ident(ident) => Some(ident.to_string()),
+                _ => None,
+            })
+            .collect();
+        if !skip_all {
+            recorded.extend(
+                arguments
+                    .iter()
+                    .filter(|name| !skipped.contains(*name))
+                    .cloned(),
+            );
+        }
+        if let Some(fields) = group_after("fields") {
+            recorded.extend(field_values(fields));
+        }
+    }
+    recorded
+}
+
+/// The names used in the values of `fields(name = value, %name, ?name, name)`: after the
+/// `=` of each field, or after its `%` / `?` (a bare name is an empty field, not a use).
+fn field_values(fields: TokenStream) -> HashSet<String> {
+    let mut used = HashSet::new();
+    let tokens: Vec<TokenTree> = fields.into_iter().collect();
+    for field in
+        tokens.split(|token| matches!(token, TokenTree::Punct(punct) if punct.as_char() == ','))
+    {
+        let value_at = field.iter().position(|token| {
+            matches!(token, TokenTree::Punct(punct)
+                if punct.as_char() == '=' && punct.spacing() == Spacing::Alone)
+        });
+        let value = match (value_at, field.first()) {
+            (Some(at), _) => &field[at + 1..],
+            (None, Some(TokenTree::Punct(punct))) if matches!(punct.as_char(), '%' | '?') => {
+                &field[1..]
+            }
+            _ => continue,
+        };
+        used.extend(tokens_idents(value.iter().cloned().collect()));
+    }
+    used
+}
+
+/// The names the body may use as variables: an over-approximation (a name that is bound again
+/// in the body still counts), read from the body's tokens so that macro invocations, whose
+/// arguments are token trees, are read too. Not counted, since they never name a variable:
+/// a field or method name (`cfg.key`, `cfg.key()`, but `0..key` is a use), a path segment
+/// after `::` (`Self::key`, `Mode::key`), a lifetime or label (`'key`), a macro name
+/// (`key!(..)`). Counted besides: the names in the `{name}` placeholders of string literals,
+/// which `format!("{name}")` and the like capture.
 fn idents(block: &syn::Block) -> HashSet<String> {
+    tokens_idents(quote::ToTokens::to_token_stream(block))
+}
+
+/// The names `tokens` may use as variables: see [`idents`].
+fn tokens_idents(tokens: TokenStream) -> HashSet<String> {
     fn walk(tokens: TokenStream, out: &mut HashSet<String>) {
-        for token in tokens {
+        let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+        for (at, token) in tokens.iter().enumerate() {
             match token {
                 TokenTree::Ident(ident) => {
-                    out.insert(ident.to_string());
+                    if !names_no_variable(&tokens[..at], &tokens[at + 1..]) {
+                        out.insert(ident.to_string());
+                    }
                 }
                 TokenTree::Group(group) => walk(group.stream(), out),
-                TokenTree::Punct(_) | TokenTree::Literal(_) => {}
+                TokenTree::Literal(literal) => placeholders(literal, out),
+                TokenTree::Punct(_) => {}
             }
         }
     }
     let mut out = HashSet::new();
-    walk(quote::ToTokens::to_token_stream(block), &mut out);
+    walk(tokens, &mut out);
     out
+}
+
+/// Whether the identifier between `before` and `after` (tokens of one group) is a field or
+/// method name, a path segment after `::`, a lifetime or label, or a macro name.
+fn names_no_variable(before: &[TokenTree], after: &[TokenTree]) -> bool {
+    let punct = |token: Option<&TokenTree>, char: char| matches!(token, Some(TokenTree::Punct(punct)) if punct.as_char() == char);
+    let joint = |token: Option<&TokenTree>, char: char| {
+        matches!(token, Some(TokenTree::Punct(punct))
+            if punct.as_char() == char && punct.spacing() == Spacing::Joint)
+    };
+    let last = before.last();
+    let second_last = before.len().checked_sub(2).and_then(|at| before.get(at));
+    // `a.key`, but not `a..key` (a range), whose last dot follows a joint one.
+    let member = punct(last, '.') && !joint(second_last, '.');
+    // `a::key`: the last colon follows a joint one.
+    let segment = punct(last, ':') && joint(second_last, ':');
+    let lifetime = punct(last, '\'');
+    let macro_name = punct(after.first(), '!')
+        && !joint(after.first(), '!')
+        && matches!(after.get(1), Some(TokenTree::Group(_)));
+    member || segment || lifetime || macro_name
+}
+
+/// Adds the names of the `{name}` and `{name:spec}` placeholders of a string literal (as
+/// `format!`, `println!`, `write!`... capture them) to `out`.
+fn placeholders(literal: &proc_macro2::Literal, out: &mut HashSet<String>) {
+    let syn::Lit::Str(text) = syn::Lit::new(literal.clone()) else {
+        return;
+    };
+    let text = text.value();
+    let mut rest = text.as_str();
+    while let Some(open) = rest.find('{') {
+        rest = &rest[open + 1..];
+        if let Some(escaped) = rest.strip_prefix('{') {
+            rest = escaped;
+            continue;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|char| char.is_alphanumeric() || *char == '_')
+            .collect();
+        let starts_a_name = name
+            .chars()
+            .next()
+            .is_some_and(|first| first.is_alphabetic() || first == '_');
+        if starts_a_name && name != "_" {
+            out.insert(name);
+        }
+    }
+}
+
+/// The error for `impl Trait` in the return type.
+const IMPL_TRAIT: &str = "`#[recorded_task]` does not take `impl Trait` in the return type: the \
+                          body runs as a task whose `Ok` value the recorder drops, and its type \
+                          must be named; write the type (or `()` if the value is of no use), \
+                          or box it (`Box<dyn Debug + Send>`)";
+
+/// The `impl Trait` types in a return type, each an error.
+#[derive(Default)]
+struct ImplTraits {
+    found: Vec<syn::Error>,
+}
+
+impl Visit<'_> for ImplTraits {
+    fn visit_type_impl_trait(&mut self, impl_trait: &syn::TypeImplTrait) {
+        self.found
+            .push(syn::Error::new_spanned(impl_trait, IMPL_TRAIT));
+    }
 }
 
 /// The names an argument pattern binds.
@@ -107,13 +299,22 @@ impl Visit<'_> for Bindings {
 
 /// The spans of the borrows in a type: a reference or a lifetime other than `'static`. The
 /// lifetimes of `fn(&T)`, `Fn(&T)` and `for<'a>` are not borrows the value holds.
-#[derive(Default)]
 struct Borrows {
     found: Vec<syn::Error>,
     higher_ranked: Vec<String>,
+    /// The error for each borrow.
+    message: &'static str,
 }
 
 impl Borrows {
+    fn new(message: &'static str) -> Self {
+        Borrows {
+            found: Vec::new(),
+            higher_ranked: Vec::new(),
+            message,
+        }
+    }
+
     fn is_borrow(&self, lifetime: Option<&syn::Lifetime>) -> bool {
         match lifetime {
             None => true,
@@ -129,7 +330,7 @@ impl Visit<'_> for Borrows {
     fn visit_type_reference(&mut self, reference: &syn::TypeReference) {
         if self.is_borrow(reference.lifetime.as_ref()) {
             self.found
-                .push(syn::Error::new_spanned(reference, BORROWED));
+                .push(syn::Error::new_spanned(reference, self.message));
             // One error per reference is enough: do not look for lifetimes inside it.
             return;
         }
@@ -138,7 +339,8 @@ impl Visit<'_> for Borrows {
 
     fn visit_lifetime(&mut self, lifetime: &syn::Lifetime) {
         if self.is_borrow(Some(lifetime)) {
-            self.found.push(syn::Error::new_spanned(lifetime, BORROWED));
+            self.found
+                .push(syn::Error::new_spanned(lifetime, self.message));
         }
     }
 

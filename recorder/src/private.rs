@@ -49,14 +49,50 @@ where
     recorder.clone()
 }
 
-/// Checks that the id of `id = <expr>` has the id type of the recorder: a mismatch is reported
-/// at the id expression.
+/// The id of `id = <expr>` converted to the id type of the recorder, `Self`. Implemented only
+/// for `T: RecorderId<T>`, so it checks that the id has exactly the recorder's id type. With
+/// one implementation only, an id whose type is not known yet (`n.into()`,
+/// `Default::default()`) is inferred to be the recorder's id type; an id of another type
+/// (a borrowed `&str` for `String` ids, a `String` for `u64` ids...) is refused with the
+/// message below, at the id expression.
+#[diagnostic::on_unimplemented(
+    message = "the id of `#[recorded_task]` must be an owned `{Self}` (the recorder's id type), but it is `{I}`",
+    label = "expected an owned `{Self}`, found `{I}`",
+    note = "the recorder keeps the id after the call returns, so the id cannot borrow: give it exactly the recorder's id type, converting or cloning what it is made from (`name.clone()`, `name.to_string()`), not borrowing it (`name.as_str()`, `&name`)"
+)]
+pub trait RecorderId<I> {
+    /// The id, as the recorder's id type.
+    fn from_id(id: I) -> Self;
+}
+
+impl<T> RecorderId<T> for T {
+    #[inline]
+    fn from_id(id: T) -> T {
+        id
+    }
+}
+
+/// `recorder`: the expansion passes the recorder to [`id`] through this call, spanned at the
+/// id expression, for rustc to point there when [`id`]'s bound is not met.
 #[inline]
-pub fn id<T>(_recorder: &AsyncTasksRecorder<T>, id: T) -> T
+pub fn recorder_ref<T>(recorder: &AsyncTasksRecorder<T>) -> &AsyncTasksRecorder<T>
 where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
-    id
+    recorder
+}
+
+/// Checks that the id of `id = <expr>` has the id type of the recorder: a mismatch is reported
+/// at the id expression, through [`RecorderId`]. The expansion binds the id to a local before
+/// this call, and the id comes first, so that its own type is known when the bound is
+/// checked (with the recorder first, the one implementation would make rustc expect the
+/// recorder's id type and report a plain type mismatch instead).
+#[inline]
+pub fn id<T, I>(id: I, _recorder: &AsyncTasksRecorder<T>) -> T
+where
+    T: Eq + Hash + Clone + Send + Sync + 'static + RecorderId<I>,
+{
+    T::from_id(id)
 }
 
 /// Checks that the id of `id = <expr>` can key a recorder, when no `recorder = ...` is given.
@@ -67,6 +103,50 @@ where
 {
     id
 }
+
+/// The id of `id = <expr>` without `recorder = ...`, before the check that it is not a `&str`:
+/// `DefaultId(id).__recorded_task_default_id()` resolves to the inherent method below for a
+/// `&str` (inherent methods come before trait methods), whose bound fails with a message
+/// saying to use a `String` id; any other type gets [`DefaultIdFallback`], which returns the
+/// id as is.
+pub struct DefaultId<T>(pub T);
+
+impl<'a> DefaultId<&'a str> {
+    /// Refused: see [`UseAStringId`].
+    #[inline]
+    pub fn __recorded_task_default_id(self) -> &'a str
+    where
+        &'a str: UseAStringId,
+    {
+        self.0
+    }
+}
+
+/// The id of every type but `&str`: the id as is.
+pub trait DefaultIdFallback<T> {
+    /// The id, as is.
+    fn __recorded_task_default_id(self) -> T;
+}
+
+impl<T> DefaultIdFallback<T> for DefaultId<T> {
+    #[inline]
+    fn __recorded_task_default_id(self) -> T {
+        self.0
+    }
+}
+
+/// Not implemented for `&str`: without `recorder = ...`, a `&str` id is refused. The default
+/// recorder is chosen by the id's type, so `"nightly-report"` would key the recorder of
+/// `&'static str` while `format!("nightly-{day}")` keys the one of `String`: the same id
+/// would then have two records and could succeed twice.
+#[diagnostic::on_unimplemented(
+    message = "the id of `#[recorded_task]` is a `&str`: use a `String` id (e.g. `\"nightly-report\".to_string()`)",
+    label = "a `&str` id",
+    note = "without `recorder = ...`, the id's type picks the default recorder: a `&str` id would be recorded in `default_recorder::<&str>()`, apart from the `String` ids of `default_recorder::<String>()`, so the same id could succeed once in each"
+)]
+pub trait UseAStringId {}
+
+impl UseAStringId for String {}
 
 /// A handle to the [default recorder](crate::default_recorder) of the id type of `id`.
 #[inline]

@@ -313,3 +313,110 @@ async fn error_text_keeps_the_message() {
     assert_eq!(verify(jobs.clone(), "a.iso".into(), true).await, Ok(()));
     assert_eq!(jobs.query_task_state("a.iso").await, TaskState::Success);
 }
+
+/// The spans of `#[instrument]` around `#[recorded_task]` jobs: which span each event of a job
+/// was emitted in.
+mod instrument {
+    use std::sync::{Arc, Mutex};
+
+    use tasks_recorder::{recorded_task, AsyncTasksRecorder, TaskState};
+    use tracing::instrument;
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::Layer;
+
+    type Jobs = AsyncTasksRecorder<u64>;
+
+    /// An event's name, and the name of the span it was emitted in (`None` outside any span).
+    type Event = (String, Option<String>);
+
+    /// Every event, in order.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<Event>>>);
+
+    impl<S> Layer<S> for Seen
+    where
+        S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    {
+        fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+            let span = ctx.event_span(event).map(|span| span.name().to_string());
+            let name = event.metadata().name().to_string();
+            self.0.lock().unwrap().push((name, span));
+        }
+    }
+
+    /// `#[recorded_task]` above `#[instrument]`: the order that used to instrument the wrapper.
+    /// `_note` is borrowed, which the task allows since `skip` keeps it out of the task's span.
+    #[recorded_task(id = n, recorder = jobs)]
+    #[instrument(name = "job_below", skip(jobs, _note))]
+    async fn below(jobs: Jobs, n: u64, _note: &str) -> Result<(), String> {
+        tokio::task::yield_now().await;
+        tracing::info!(name: "working_below", n);
+        Ok(())
+    }
+
+    /// `#[instrument]` above `#[recorded_task]`.
+    #[instrument(name = "job_above", skip(jobs))]
+    #[recorded_task(id = n, recorder = jobs)]
+    async fn above(jobs: Jobs, n: u64) -> Result<(), String> {
+        tokio::task::yield_now().await;
+        tracing::info!(name: "working_above", n);
+        Ok(())
+    }
+
+    /// Like `below`, with `block` and other attributes around `#[instrument]`, and `err`.
+    #[recorded_task(id = n, recorder = jobs, block)]
+    #[allow(clippy::unused_async)]
+    #[instrument(name = "job_block", skip(jobs), err)]
+    #[doc = "Fails."]
+    async fn below_block(jobs: Jobs, n: u64) -> Result<(), String> {
+        tracing::info!(name: "working_block", n);
+        Err(format!("job {n} failed"))
+    }
+
+    // Catches `#[recorded_task]` moving `#[instrument]` onto the wrapper (the launch), whose
+    // span then does not cover the spawned job: every job event must be in its own span.
+    #[tokio::test(flavor = "current_thread")]
+    async fn instrument_spans_the_job_in_both_orders() {
+        let seen = Seen::default();
+        // A scoped subscriber: on a current-thread runtime, spawned tasks run on this thread.
+        let _guard =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(seen.clone()));
+        let jobs = Jobs::new();
+        assert_eq!(below(jobs.clone(), 1, "first").await, Ok(()));
+        assert_eq!(above(jobs.clone(), 2).await, Ok(()));
+        assert_eq!(jobs.wait(&1).await, TaskState::Success);
+        assert_eq!(jobs.wait(&2).await, TaskState::Success);
+        assert_eq!(below_block(jobs.clone(), 3).await, Ok(()));
+        assert_eq!(jobs.query_task_state(&3).await, TaskState::Failed);
+        // The wrapper keeps its other attributes.
+        assert_eq!(
+            below(jobs.clone(), 1, "first").await,
+            Err(TaskState::Success)
+        );
+
+        let seen = seen.0.lock().unwrap().clone();
+        let span_of = |event: &str| {
+            let spans: Vec<_> = seen
+                .iter()
+                .filter(|(name, _)| name == event)
+                .map(|(_, span)| span.clone())
+                .collect();
+            assert_eq!(spans.len(), 1, "{event} emitted once: {seen:?}");
+            spans[0].clone()
+        };
+        assert_eq!(span_of("working_below").as_deref(), Some("job_below"));
+        assert_eq!(span_of("working_above").as_deref(), Some("job_above"));
+        assert_eq!(span_of("working_block").as_deref(), Some("job_block"));
+        // `err` sees the body's error, not the launch's `Result<(), TaskState>`.
+        let errors: Vec<_> = seen
+            .iter()
+            .filter(|(_, span)| span.as_deref() == Some("job_block"))
+            .collect();
+        assert_eq!(
+            errors.len(),
+            2,
+            "the job's event and its `err` event: {seen:?}"
+        );
+    }
+}
