@@ -83,7 +83,7 @@ where
         Fut: Future<Output = Result<R, E>>,
     {
         let current = Current {
-            recorder: Arc::as_ptr(&self.store) as *const () as usize,
+            recorder: crate::store::address_of(&self.store),
             run: Arc::as_ptr(&self.run) as usize,
         };
         context::scope(current, AssertUnwindSafe(task).catch_unwind()).map(move |ended| {

@@ -27,14 +27,14 @@ pub(crate) fn scope<F: Future>(current: Current, future: F) -> impl Future<Outpu
 }
 
 /// Whether the caller runs inside the attempt whose running side is `run`.
-pub(crate) fn is_inside(run: &Arc<Running>) -> bool {
+pub fn is_inside(run: &Arc<Running>) -> bool {
     CURRENT
         .try_with(|current| current.run == Arc::as_ptr(run) as usize)
         .unwrap_or(false)
 }
 
 /// Whether the caller runs inside an attempt of the recorder at address `recorder`.
-pub(crate) fn is_inside_recorder(recorder: usize) -> bool {
+pub fn is_inside_recorder(recorder: usize) -> bool {
     CURRENT
         .try_with(|current| current.recorder == recorder)
         .unwrap_or(false)

@@ -3,7 +3,6 @@
 
 use std::borrow::Borrow;
 use std::hash::Hash;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::context;
@@ -153,7 +152,7 @@ where
     /// waiting for a task that waits for that shutdown through another path (a channel, a
     /// second recorder) cannot be detected and never ends.
     pub async fn shutdown(&self) {
-        if context::is_inside_recorder(Arc::as_ptr(&self.inner) as usize) {
+        if context::is_inside_recorder(crate::store::address_of(&self.inner)) {
             panic!(
                 "tasks-recorder: shutdown() called from inside a task of the same recorder, \
                  which would wait for itself forever; shut down from outside its tasks"

@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 pub use crate::attempt::{panic_message, until_stopped, Attempt, Claimed, Revocation};
 pub use crate::running::{Running, Stop};
 pub use crate::tally::{Event, Tally};
-pub use crate::transition::Outcome;
+pub use crate::transition::{failure_of, Outcome};
 
 /// Where the records of a recorder live, as the attempt machinery sees it.
 pub trait Store<T>: Send + Sync + 'static
@@ -140,4 +140,26 @@ impl Machinery {
     pub async fn drained(&self) {
         self.tracker.wait().await;
     }
+}
+
+pub use crate::context::{is_inside, is_inside_recorder};
+
+/// The record of an id as a store read it: `state`, `attempts`, and why its last attempt
+/// failed (`kind`, the message, and when) if it is `Failed`.
+pub fn task_info(
+    state: crate::TaskState,
+    attempts: u32,
+    failure: Option<(crate::FailureKind, Option<String>, std::time::Instant)>,
+) -> crate::TaskInfo {
+    crate::TaskInfo {
+        state,
+        attempts,
+        failure: failure.map(|(kind, message, at)| crate::Failure { kind, message, at }),
+    }
+}
+
+/// The address that names a store's recorder in the running attempt's context (see
+/// [`is_inside_recorder`]).
+pub fn address_of<S>(store: &Arc<S>) -> usize {
+    Arc::as_ptr(store) as *const () as usize
 }

@@ -19,6 +19,19 @@
 //! `Revoking` is reported as [`TaskState::Success`]: the task did succeed, and stays
 //! succeeded unless the revoke future returns `Ok`. A closed recorder refuses launches of
 //! `NotFound` and `Failed` ids.
+//!
+//! A shared store (`tasks-recorder-postgres`) applies the same rules in SQL, plus two about
+//! leases, which an in-memory record never needs, since its process cannot outlive it:
+//!
+//! - a `Working` record whose lease ran out is `Failed` ([`FailureKind::Lost`]): it reads so,
+//!   and a launch treats it as any failed id (a new attempt, its number one higher);
+//! - a `Revoking` record whose lease ran out is `Success`: it reads so, and can be revoked
+//!   again.
+//!
+//! An end (of an attempt or of a revoke) changes the record only if the record is still that
+//! attempt's (or revoke's) and its lease has not run out: the attempt number is the fencing
+//! token. The agreement test of that crate runs the same operations on both stores and
+//! compares the states and attempt counts.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -160,11 +173,8 @@ pub(crate) fn finish(
     if *attempts != attempt {
         return None;
     }
-    let (kind, message) = match outcome {
-        Outcome::Succeeded => return Some(Record::Success { attempts: attempt }),
-        Outcome::Failed(message) => (FailureKind::Error, message),
-        Outcome::Panicked(message) => (FailureKind::Panicked, message),
-        Outcome::Abandoned => (run.stopped_by().unwrap_or(FailureKind::Dropped), None),
+    let Some((kind, message)) = failure_of(outcome, run.stopped_by()) else {
+        return Some(Record::Success { attempts: attempt });
     };
     Some(Record::Failed {
         attempts: attempt,
@@ -174,6 +184,22 @@ pub(crate) fn finish(
             at: at(),
         }),
     })
+}
+
+/// How an attempt that ended with `outcome` is recorded: `None` if it succeeded, else why it
+/// failed and the error's or panic's text. An abandoned attempt failed as the reason the
+/// recorder gave when it asked it to stop (`stopped_by`: cancelled, shut down, lost), and
+/// as [`FailureKind::Dropped`] if nobody asked. Every store records ends this way.
+pub fn failure_of(
+    outcome: Outcome,
+    stopped_by: Option<FailureKind>,
+) -> Option<(FailureKind, Option<String>)> {
+    match outcome {
+        Outcome::Succeeded => None,
+        Outcome::Failed(message) => Some((FailureKind::Error, message)),
+        Outcome::Panicked(message) => Some((FailureKind::Panicked, message)),
+        Outcome::Abandoned => Some((stopped_by.unwrap_or(FailureKind::Dropped), None)),
+    }
 }
 
 /// A removal of the id's failed record (by hand, by age, or by the `max_failed` policy):

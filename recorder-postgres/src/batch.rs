@@ -1,0 +1,341 @@
+//! The batched writers: the claimer, which claims the ids of concurrent launches in one
+//! statement, and the end writer, which records the ends of many attempts in one statement.
+//! Both take whatever is queued when a batch starts, with no artificial delay: while one
+//! batch commits, the next one fills, so a burst of launches shares commits and a single
+//! launch waits for no one.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use tasks_recorder::store::{Event, Stop, Store};
+use tasks_recorder::{FailureKind, TaskState};
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::error::Error;
+use crate::id::PgId;
+use crate::shared::{Claim, ClaimRequest, End, Queued, Shared};
+use crate::sql;
+
+/// At most this many ids in one claim or end statement.
+const MAX_BATCH: usize = 2048;
+
+/// Runs the claimer until every handle of the recorder is gone. At most `in_flight` batches
+/// are committing at once.
+pub(crate) async fn claimer<T: PgId>(
+    shared: Weak<Shared<T>>,
+    mut requests: mpsc::UnboundedReceiver<ClaimRequest>,
+    in_flight: usize,
+) {
+    let slots = Arc::new(Semaphore::new(in_flight.max(1)));
+    let nonce = Arc::new(AtomicI64::new(1));
+    let mut deferred: Vec<ClaimRequest> = Vec::new();
+    loop {
+        if deferred.is_empty() {
+            match requests.recv().await {
+                Some(request) => deferred.push(request),
+                None => return,
+            }
+        }
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        while deferred.len() < MAX_BATCH {
+            match requests.try_recv() {
+                Ok(request) => deferred.push(request),
+                Err(_) => break,
+            }
+        }
+        // One row can be claimed once per statement: a second launch of an id waits for the
+        // next batch (where it is refused, or claims the id if the first one's claim failed).
+        let mut seen = HashSet::new();
+        let (batch, later): (Vec<_>, Vec<_>) = deferred
+            .drain(..)
+            .partition(|request| seen.insert(request.key.clone()));
+        deferred = later;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let nonce = nonce.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            claim_batch(&shared, batch, nonce).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Claims `batch` in one statement and answers each launch.
+async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>, nonce: i64) {
+    let keys: Vec<&[u8]> = batch.iter().map(|request| request.key.as_slice()).collect();
+    let single = (batch.len() == 1).then(|| keys[0]);
+    let lease = shared.lease_ms();
+    let rows = shared
+        .query(
+            "launch",
+            single,
+            sql::CLAIM,
+            &[&shared.settings.name, &keys, &shared.owner, &lease, &nonce],
+        )
+        .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(error) => {
+            // Nothing was claimed: every launch of the batch fails with the error.
+            for request in batch {
+                let error = Error::new(
+                    "launch",
+                    Some(crate::error::describe_key(&request.key)),
+                    error.kind().clone(),
+                );
+                let _ = request.answer.send(Err(error));
+            }
+            return;
+        }
+    };
+    let mut answers: HashMap<Vec<u8>, Claim> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let decoded = (|| -> Result<(Vec<u8>, Claim), Error> {
+            let key: Vec<u8> = Shared::<T>::get("launch", None, row, 0)?;
+            let state: i16 = Shared::<T>::get("launch", None, row, 1)?;
+            let attempts: i32 = Shared::<T>::get("launch", None, row, 2)?;
+            let won: bool = Shared::<T>::get("launch", None, row, 3)?;
+            let claim = if won {
+                Claim::Won(attempts as u32)
+            } else {
+                Claim::Refused(sql::state_of(state))
+            };
+            Ok((key, claim))
+        })();
+        if let Ok((key, claim)) = decoded {
+            answers.insert(key, claim);
+        }
+    }
+    for request in batch {
+        let answer = answers.remove(&request.key);
+        let result = match answer {
+            Some(claim) => Ok(claim),
+            None => Err(Error::new(
+                "launch",
+                Some(crate::error::describe_key(&request.key)),
+                crate::ErrorKind::Database,
+            )),
+        };
+        if let Err(Ok(Claim::Won(attempt))) = request.answer.send(result) {
+            // The launch was dropped while its claim committed: the attempt ends at once,
+            // recorded as dropped, so the id is not left `Working` until its lease runs out.
+            abandon(shared, request.key, attempt);
+        }
+    }
+}
+
+/// Records attempt `attempt` of `key`, claimed for a launch that is gone, as dropped.
+fn abandon<T: PgId>(shared: &Arc<Shared<T>>, key: Vec<u8>, attempt: u32) {
+    let queued = Queued {
+        end: End::Attempt {
+            key,
+            attempt,
+            state: sql::FAILED,
+            failure: Some((FailureKind::Dropped, None)),
+            run: Arc::new(tasks_recorder::store::Running::spawned()),
+        },
+        _hold: shared.machinery().hold(),
+        give_up_at: shared.give_up_at(),
+    };
+    let _ = shared.ends.send(queued);
+}
+
+/// Runs the end writer until every handle of the recorder is gone and the queue is empty.
+pub(crate) async fn end_writer<T: PgId>(
+    shared: Weak<Shared<T>>,
+    mut ends: mpsc::UnboundedReceiver<Queued>,
+) {
+    let mut pending: Vec<Queued> = Vec::new();
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        if pending.is_empty() {
+            match ends.recv().await {
+                Some(end) => pending.push(end),
+                None => return,
+            }
+        }
+        while pending.len() < MAX_BATCH {
+            match ends.try_recv() {
+                Ok(end) => pending.push(end),
+                Err(_) => break,
+            }
+        }
+        let Some(shared) = shared.upgrade() else {
+            // Every handle and attempt is gone: nothing can be recorded any more.
+            return;
+        };
+        // Ends whose lease ran out for sure would be fenced: they are lost.
+        let now = Instant::now();
+        pending.retain(|queued| {
+            let keep = queued.give_up_at > now;
+            if !keep {
+                if let End::Attempt { run, .. } = &queued.end {
+                    shared
+                        .machinery()
+                        .tally()
+                        .count(Event::Failed(FailureKind::Lost));
+                    run.ended(TaskState::Failed);
+                }
+            }
+            keep
+        });
+        match write_ends(&shared, &mut pending).await {
+            Ok(()) => backoff = Duration::from_millis(20),
+            Err(_) => {
+                // The database is unreachable: try again, until the leases run out.
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Writes the queued ends: the attempts' in one statement, the failed revokes one by one.
+/// On success `pending` is empty; on an error, what was not written is left in it.
+async fn write_ends<T: PgId>(
+    shared: &Arc<Shared<T>>,
+    pending: &mut Vec<Queued>,
+) -> Result<(), Error> {
+    let (attempts, revokes): (Vec<Queued>, Vec<Queued>) = pending
+        .drain(..)
+        .partition(|queued| matches!(queued.end, End::Attempt { .. }));
+    if !attempts.is_empty() {
+        if let Err(error) = write_attempts(shared, &attempts).await {
+            pending.extend(attempts);
+            pending.extend(revokes);
+            return Err(error);
+        }
+    }
+    let mut revokes = revokes.into_iter();
+    while let Some(queued) = revokes.next() {
+        if let End::RevokeFailed { key, token } = &queued.end {
+            let written = shared
+                .query(
+                    "revoke",
+                    Some(key),
+                    sql::REVOKE_FAILED,
+                    &[
+                        &shared.settings.name,
+                        key,
+                        &shared.owner,
+                        token,
+                        &shared.channel,
+                    ],
+                )
+                .await;
+            match written {
+                Ok(rows) if rows.is_empty() => shared.machinery().tally().count(Event::Fenced),
+                Ok(_) => {}
+                Err(error) => {
+                    pending.push(queued);
+                    pending.extend(revokes);
+                    return Err(error);
+                }
+            }
+        }
+    }
+    shared.changed();
+    Ok(())
+}
+
+/// Records the ends of `queued` attempts in one statement, then counts them and wakes their
+/// waiters. An end that changed nothing came too late: it is counted as fenced.
+async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> Result<(), Error> {
+    const OPERATION: &str = "record the end of an attempt";
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut attempts: Vec<i32> = Vec::new();
+    let mut states: Vec<i16> = Vec::new();
+    let mut kinds: Vec<Option<i16>> = Vec::new();
+    let mut messages: Vec<Option<&str>> = Vec::new();
+    for queued in queued {
+        if let End::Attempt {
+            key,
+            attempt,
+            state,
+            failure,
+            ..
+        } = &queued.end
+        {
+            keys.push(key);
+            attempts.push(*attempt as i32);
+            states.push(*state);
+            kinds.push(failure.as_ref().map(|(kind, _)| sql::kind_code(*kind)));
+            messages.push(failure.as_ref().and_then(|(_, message)| message.as_deref()));
+        }
+    }
+    let rows = shared
+        .query(
+            OPERATION,
+            None,
+            sql::FINISH,
+            &[
+                &shared.settings.name,
+                &keys,
+                &attempts,
+                &states,
+                &kinds,
+                &messages,
+                &shared.owner,
+                &shared.channel,
+            ],
+        )
+        .await?;
+    let mut written: HashSet<(Vec<u8>, i32)> = HashSet::with_capacity(rows.len());
+    for row in &rows {
+        let key: Vec<u8> = Shared::<T>::get(OPERATION, None, row, 0)?;
+        let attempt: i32 = Shared::<T>::get(OPERATION, None, row, 1)?;
+        written.insert((key, attempt));
+    }
+    let tally = shared.machinery().tally();
+    let mut failed = false;
+    for queued in queued {
+        let End::Attempt {
+            key,
+            attempt,
+            state,
+            failure,
+            run,
+        } = &queued.end
+        else {
+            continue;
+        };
+        if written.contains(&(key.clone(), *attempt as i32)) {
+            match failure {
+                Some((kind, _)) => {
+                    failed = true;
+                    tally.count(Event::Failed(*kind));
+                }
+                None => tally.count(Event::Succeeded),
+            }
+            run.ended(sql::state_of(*state));
+        } else {
+            // Too late: the lease ran out, or a newer attempt owns the id.
+            tally.count(Event::Fenced);
+            if run.stopped_by() == Some(FailureKind::Lost) {
+                tally.count(Event::Failed(FailureKind::Lost));
+            }
+            run.ended(TaskState::Failed);
+        }
+    }
+    if let (true, Some(max)) = (failed, shared.settings.max_failed) {
+        let _ = shared
+            .query(
+                "trim failed records",
+                None,
+                sql::TRIM_FAILED,
+                &[&shared.settings.name, &max],
+            )
+            .await;
+    }
+    Ok(())
+}
+
+/// Stops every local attempt: the lease of this process is lost.
+pub(crate) fn lose_all<T: PgId>(shared: &Shared<T>) -> usize {
+    shared.stop_local(Stop::Lost, |_, _| true)
+}

@@ -1,0 +1,273 @@
+//! Connecting: [`PgBuilder`], the schema and its migration, and the background tasks.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tasks_recorder::store::Machinery;
+use tokio::sync::{mpsc, watch};
+use tokio_postgres::NoTls;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, ErrorKind};
+use crate::id::PgId;
+use crate::recorder::{Handle, PgRecorder};
+use crate::shared::{Settings, Shared};
+use crate::{background, batch, sql};
+
+/// Builds a [`PgRecorder`] with options; made by [`PgRecorder::builder`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tasks_recorder_postgres::PgRecorder;
+///
+/// # async fn demo() -> Result<(), tasks_recorder_postgres::Error> {
+/// let uploads: PgRecorder<String> = PgRecorder::builder()
+///     .lease(Duration::from_secs(10))
+///     .pool_size(8)
+///     .max_concurrency(64)
+///     .connect("postgres://app@db/app", "uploads")
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PgBuilder<T> {
+    lease: Duration,
+    pool_size: usize,
+    max_concurrency: Option<usize>,
+    max_failed: Option<i64>,
+    operation_timeout: Duration,
+    token: Option<CancellationToken>,
+    describe_ids: bool,
+    ids: PhantomData<fn() -> T>,
+}
+
+impl<T: PgId> Default for PgBuilder<T> {
+    fn default() -> Self {
+        PgBuilder {
+            lease: Duration::from_secs(30),
+            pool_size: 16,
+            max_concurrency: None,
+            max_failed: None,
+            operation_timeout: Duration::from_secs(30),
+            token: None,
+            describe_ids: false,
+            ids: PhantomData,
+        }
+    }
+}
+
+impl<T: PgId> PgBuilder<T> {
+    /// How long a `Working` or revoking record stays this process's without a renewal (30 s
+    /// by default; at least 300 ms). Leases are renewed every third of it. After a crash, the
+    /// ids of the crashed process read `Failed` ([`FailureKind::Lost`]) once this much time
+    /// has passed, and can be launched again; a process that cannot renew for this long stops
+    /// its own attempts.
+    ///
+    /// [`FailureKind::Lost`]: tasks_recorder::FailureKind::Lost
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(300));
+        self
+    }
+
+    /// The most connections the recorder opens (16 by default, at least 2), besides the one
+    /// it listens on.
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size.max(2);
+        self
+    }
+
+    /// At most `limit` attempts of this process run their future at once (`0`: no limit,
+    /// the default), as [`tasks_recorder::Builder::max_concurrency`].
+    pub fn max_concurrency(mut self, limit: usize) -> Self {
+        self.max_concurrency = (limit != 0).then_some(limit);
+        self
+    }
+
+    /// Keeps at most `limit` failed records of this recorder (`0`: no limit, the default),
+    /// removing the oldest after each batch of failures. Lost attempts are kept.
+    pub fn max_failed(mut self, limit: usize) -> Self {
+        self.max_failed = (limit != 0).then(|| i64::try_from(limit).unwrap_or(i64::MAX));
+        self
+    }
+
+    /// How long one database operation may take before it fails with
+    /// [`ErrorKind::Timeout`] (30 s by default).
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// Ties the recorder to `token`, as [`tasks_recorder::Builder::cancellation_token`]:
+    /// when it is cancelled, the recorder closes and this process's attempts stop.
+    pub fn cancellation_token(mut self, token: CancellationToken) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Shows ids (as text, or hex) in `tracing` spans and events.
+    pub fn describe_ids(mut self) -> Self {
+        self.describe_ids = true;
+        self
+    }
+
+    /// Connects to the database at `url` (`postgres://user:password@host:port/dbname`) as
+    /// the recorder `name`. Creates or migrates the schema under an advisory lock (so that
+    /// processes starting at once are safe), checks that `name` holds ids of type `T`, and
+    /// starts the background tasks (claims, ends, leases, notifications) on the current
+    /// runtime: the recorder serves that runtime. Many recorders (names) share a database.
+    ///
+    /// # Errors
+    /// The URL is invalid, the database cannot be reached, its schema is newer than this
+    /// crate's ([`ErrorKind::SchemaTooNew`]), or `name` holds another id type
+    /// ([`ErrorKind::IdTypeMismatch`]).
+    pub async fn connect(self, url: &str, name: &str) -> Result<PgRecorder<T>, Error> {
+        const OPERATION: &str = "connect";
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| Error::with_kind(OPERATION, None, ErrorKind::InvalidUrl, e))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(self.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(self.operation_timeout))
+            .create_timeout(Some(self.operation_timeout))
+            .build()
+            .map_err(|e| Error::from_source(OPERATION, None, e))?;
+        let timeout = self.operation_timeout;
+        let identity = tokio::time::timeout(timeout, migrate::<T>(&pool, name))
+            .await
+            .unwrap_or_else(|_| Err(Error::new(OPERATION, None, ErrorKind::Timeout(timeout))))?;
+        let (claims, claim_requests) = mpsc::unbounded_channel();
+        let (ends, queued_ends) = mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            machinery: Machinery::new(Arc::from(name), self.max_concurrency, self.token.clone()),
+            pool,
+            settings: Settings {
+                name: name.to_owned(),
+                lease: self.lease,
+                operation_timeout: self.operation_timeout,
+                max_failed: self.max_failed,
+                url: url.to_owned(),
+                describe_ids: self.describe_ids,
+            },
+            owner: identity.owner,
+            channel: identity.channel,
+            cancel_channel: identity.cancel_channel,
+            local: Mutex::new(HashMap::new()),
+            claims,
+            ends,
+            changes: watch::Sender::new(0),
+            renewed_at: Mutex::new(Instant::now()),
+            ids: PhantomData,
+        });
+        let weak = Arc::downgrade(&shared);
+        let in_flight = (self.pool_size / 2).max(1);
+        tokio::spawn(batch::claimer(weak.clone(), claim_requests, in_flight));
+        tokio::spawn(batch::end_writer(weak.clone(), queued_ends));
+        tokio::spawn(background::renewer(weak.clone(), stop.clone()));
+        tokio::spawn(background::listener(weak, stop.clone()));
+        Ok(PgRecorder {
+            handle: Arc::new(Handle {
+                shared,
+                _stop: stop.drop_guard(),
+            }),
+        })
+    }
+}
+
+/// Who this process is, and where it listens.
+struct Identity {
+    owner: String,
+    channel: String,
+    cancel_channel: String,
+}
+
+/// Creates or migrates the schema, one process at a time, registers the recorder's id type,
+/// and makes this process's identity.
+async fn migrate<T: PgId>(pool: &Pool, name: &str) -> Result<Identity, Error> {
+    const OPERATION: &str = "connect";
+    let fail = |e: tokio_postgres::Error| Error::from_source(OPERATION, None, e);
+    let mut client = pool
+        .get()
+        .await
+        .map_err(|e| Error::from_source(OPERATION, None, e))?;
+    let transaction = client.transaction().await.map_err(fail)?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&sql::MIGRATION_LOCK])
+        .await
+        .map_err(fail)?;
+    transaction.batch_execute(sql::CREATE).await.map_err(fail)?;
+    let version: Option<i32> = transaction
+        .query_one("SELECT max(version) FROM tasks_recorder_schema", &[])
+        .await
+        .map_err(fail)?
+        .get(0);
+    match version {
+        None => {
+            transaction
+                .execute(
+                    "INSERT INTO tasks_recorder_schema (version) VALUES ($1)",
+                    &[&sql::SCHEMA_VERSION],
+                )
+                .await
+                .map_err(fail)?;
+        }
+        Some(found) if found > sql::SCHEMA_VERSION => {
+            return Err(Error::new(
+                OPERATION,
+                None,
+                ErrorKind::SchemaTooNew {
+                    found,
+                    supported: sql::SCHEMA_VERSION,
+                },
+            ));
+        }
+        // Version 1 is the first: nothing to migrate yet.
+        Some(_) => {}
+    }
+    transaction
+        .execute(
+            "INSERT INTO tasks_recorder_recorders (name, id_type) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &[&name, &T::TYPE_NAME],
+        )
+        .await
+        .map_err(fail)?;
+    let stored: String = transaction
+        .query_one(
+            "SELECT id_type FROM tasks_recorder_recorders WHERE name = $1",
+            &[&name],
+        )
+        .await
+        .map_err(fail)?
+        .get(0);
+    if stored != T::TYPE_NAME {
+        return Err(Error::new(
+            OPERATION,
+            None,
+            ErrorKind::IdTypeMismatch {
+                stored,
+                requested: T::TYPE_NAME,
+            },
+        ));
+    }
+    let row = transaction
+        .query_one(sql::IDENTITY, &[&name])
+        .await
+        .map_err(fail)?;
+    transaction.commit().await.map_err(fail)?;
+    Ok(Identity {
+        owner: row.get(0),
+        channel: row.get(1),
+        cancel_channel: row.get(2),
+    })
+}

@@ -1,0 +1,88 @@
+//! Records that survive restarts and are shared by every replica: a PostgreSQL-backed
+//! [`tasks_recorder`].
+//!
+//! A [`PgRecorder`] has the operations of
+//! [`AsyncTasksRecorder`](tasks_recorder::AsyncTasksRecorder) (`launch`, `try_launch`,
+//! `launch_block`, `query_task_state`, `task_info`, `revoke_task_block`, `wait`, `cancel`,
+//! `ids_in_state`, `count_in_state`, `remove_failed`, `close`, `shutdown`,
+//! `shutdown_with_grace`, `counters`), with the same meaning, on records kept in a database
+//! that every process connecting under the same recorder name shares. Database errors are
+//! returned as [`Error`]s that say what failed and for which id; nothing here panics on a
+//! database error.
+//!
+//! ```no_run
+//! use tasks_recorder::TaskState;
+//! use tasks_recorder_postgres::PgRecorder;
+//!
+//! # async fn demo() -> Result<(), tasks_recorder_postgres::Error> {
+//! let uploads: PgRecorder<String> =
+//!     PgRecorder::connect("postgres://app@db/app", "uploads").await?;
+//! match uploads.launch("md5-of-file".to_string(), async { Ok::<_, std::io::Error>(()) }).await? {
+//!     Ok(()) => println!("launched, here or nowhere else"),
+//!     Err((TaskState::Working, _task)) => println!("running in some replica"),
+//!     Err((state, _task)) => println!("refused: {state}"),
+//! }
+//! let done = uploads.wait("md5-of-file").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # What "at most once" means across processes
+//!
+//! At most one **recorded** success per id: the database's row of an id can become
+//! `Success` once, until it is revoked, whatever the number of processes. Each launch first
+//! commits a claim (`Working`, this process's, attempt number *n*), and only then polls the
+//! task's future; a launch whose claim did not commit reports an error and never polls its
+//! future.
+//!
+//! # Leases and fencing
+//!
+//! A `Working` or revoking row names its owner (a process's recorder) and a lease deadline,
+//! read off the database's clock. The owner renews all its leases together, one statement
+//! per third of a lease. If the owner crashes, hangs or loses the database, its leases run
+//! out: its `Working` ids then read `Failed` ([`FailureKind::Lost`]) and can be launched
+//! again, and its revoking ids read `Success`. An owner that cannot renew before its
+//! deadline stops its own attempts, since it has lost them.
+//!
+//! The attempt number is the fencing token. The end of an attempt changes its row only if
+//! the row is still that attempt's, this owner's, under an unexpired lease: a process that
+//! was paused past its lease (a "zombie") and wakes up cannot overwrite a newer attempt nor
+//! turn a lost attempt into a success; its late ends are counted
+//! ([`Counters::fenced_total`](tasks_recorder::Counters::fenced_total)). A task whose side
+//! effects must be fenced too reads its attempt number with
+//! [`PgRecorder::local_attempt`] and stores it with its writes.
+//!
+//! A task can still run twice: if its process loses its lease (crash, pause, partition)
+//! after the task's side effect and before its end is recorded, the id is relaunched. Make
+//! side effects idempotent, or fence them, when that matters.
+//!
+//! # Speed
+//!
+//! Claims of concurrent launches go to the database in one statement (one commit for the
+//! batch); ends of attempts are coalesced the same way; leases are renewed together. A query
+//! is one primary-key read. The driver is `tokio-postgres` with a `deadpool-postgres` pool
+//! (see the README's "Sharing records across processes" for why).
+//!
+//! # The store boundary
+//!
+//! The attempt machinery (guards that settle a record whatever happens to the future,
+//! cancellation, limits, shutdown, counters) is `tasks_recorder`'s own, generic over its
+//! `Store` trait; this crate implements the store (claims, batched ends, leases) and the
+//! operations that read and revoke in the database. The in-memory recorder is compiled
+//! against its own store, so it pays nothing for this one.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod background;
+mod batch;
+mod connect;
+mod error;
+mod id;
+mod recorder;
+mod shared;
+mod sql;
+
+pub use connect::PgBuilder;
+pub use error::{Error, ErrorKind};
+pub use id::{PgId, PgKey};
+pub use recorder::PgRecorder;
+pub use tasks_recorder::FailureKind;

@@ -1,0 +1,271 @@
+//! The state every handle of a [`PgRecorder`](crate::PgRecorder), every running attempt and
+//! every background task shares: the pool, this process's identity, the local attempts, and
+//! the queues of the batched writers. It is the store the attempt machinery settles into.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use tasks_recorder::store::{failure_of, Event, Machinery, Outcome, Running, Stop, Store};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+use crate::error::{describe_key, Error};
+use crate::id::PgId;
+use crate::sql;
+
+/// An attempt of this process, by id key.
+pub(crate) struct Local {
+    pub(crate) attempt: u32,
+    pub(crate) run: Arc<Running>,
+    /// When its claim was sent: its lease cannot have started earlier.
+    pub(crate) claimed_at: Instant,
+}
+
+/// A claim of an id waiting for the next batch.
+pub(crate) struct ClaimRequest {
+    pub(crate) key: Vec<u8>,
+    pub(crate) answer: oneshot::Sender<Result<Claim, Error>>,
+}
+
+/// What the database answered to a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// This process started attempt number `n`.
+    Won(u32),
+    /// Refused: the id is in this state (`Working` or `Success`).
+    Refused(tasks_recorder::TaskState),
+}
+
+/// An end to record, queued for the writer.
+pub(crate) enum End {
+    /// Attempt `attempt` of `key` ended: the id becomes `state` (`SUCCESS` or `FAILED`).
+    Attempt {
+        key: Vec<u8>,
+        attempt: u32,
+        state: i16,
+        failure: Option<(tasks_recorder::FailureKind, Option<String>)>,
+        run: Arc<Running>,
+    },
+    /// Revoke number `token` of `key` ended without `Ok`: the id is `Success` again.
+    RevokeFailed { key: Vec<u8>, token: i64 },
+}
+
+/// A queued end, with what keeps a shutdown waiting for it and when it is too late.
+pub(crate) struct Queued {
+    pub(crate) end: End,
+    pub(crate) _hold: tokio_util::task::task_tracker::TaskTrackerToken,
+    /// After this, the lease has run out for sure: the end would be fenced.
+    pub(crate) give_up_at: Instant,
+}
+
+/// Settings fixed at connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) name: String,
+    pub(crate) lease: Duration,
+    pub(crate) operation_timeout: Duration,
+    pub(crate) max_failed: Option<i64>,
+    pub(crate) url: String,
+    pub(crate) describe_ids: bool,
+}
+
+/// The shared state. Implements the store boundary of `tasks_recorder`.
+pub(crate) struct Shared<T> {
+    pub(crate) machinery: Machinery,
+    pub(crate) pool: Pool,
+    pub(crate) settings: Settings,
+    /// This process's identity as an owner of leases.
+    pub(crate) owner: String,
+    /// The channel the recorder's changes are notified on.
+    pub(crate) channel: String,
+    /// The channel cancellations of this owner's attempts are notified on.
+    pub(crate) cancel_channel: String,
+    pub(crate) local: Mutex<HashMap<Vec<u8>, Local>>,
+    pub(crate) claims: mpsc::UnboundedSender<ClaimRequest>,
+    pub(crate) ends: mpsc::UnboundedSender<Queued>,
+    /// Bumped whenever records may have changed: a notification, a local write, a
+    /// reconnection. Waiters read their id again.
+    pub(crate) changes: watch::Sender<u64>,
+    /// When the last renewal that succeeded was sent.
+    pub(crate) renewed_at: Mutex<Instant>,
+    pub(crate) ids: PhantomData<fn() -> T>,
+}
+
+impl<T: PgId> Shared<T> {
+    /// Runs `sql` with `params` for `operation` (of the id `key`, if any), within the
+    /// operation timeout, and returns its rows.
+    pub(crate) async fn query(
+        &self,
+        operation: &'static str,
+        key: Option<&[u8]>,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        let id = || key.map(describe_key);
+        let work = async {
+            let client = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| Error::from_source(operation, id(), e))?;
+            let statement = client
+                .prepare_cached(sql)
+                .await
+                .map_err(|e| Error::from_source(operation, id(), e))?;
+            client
+                .query(&statement, params)
+                .await
+                .map_err(|e| Error::from_source(operation, id(), e))
+        };
+        let timeout = self.settings.operation_timeout;
+        tokio::time::timeout(timeout, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::new(
+                    operation,
+                    id(),
+                    crate::ErrorKind::Timeout(timeout),
+                ))
+            })
+    }
+
+    /// Like [`query`](Self::query), for a statement that returns at most one row.
+    pub(crate) async fn query_opt(
+        &self,
+        operation: &'static str,
+        key: Option<&[u8]>,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
+        Ok(self
+            .query(operation, key, sql, params)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Column `index` of `row`, as an error of `operation` if it is not of type `V`.
+    pub(crate) fn get<'r, V: tokio_postgres::types::FromSql<'r>>(
+        operation: &'static str,
+        key: Option<&[u8]>,
+        row: &'r Row,
+        index: usize,
+    ) -> Result<V, Error> {
+        row.try_get(index)
+            .map_err(|e| Error::from_source(operation, key.map(describe_key), e))
+    }
+
+    /// The lease in milliseconds, as the statements take it.
+    pub(crate) fn lease_ms(&self) -> f64 {
+        self.settings.lease.as_secs_f64() * 1000.0
+    }
+
+    /// The local attempts (poisoning is harmless: every critical section is a map operation).
+    pub(crate) fn local(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Local>> {
+        self.local.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records may have changed: wakes the waiters to read their ids again.
+    pub(crate) fn changed(&self) {
+        self.changes
+            .send_modify(|generation| *generation = generation.wrapping_add(1));
+    }
+
+    /// Stops the local attempts that `pick` chooses, for `why`; returns how many.
+    pub(crate) fn stop_local(
+        &self,
+        why: Stop,
+        mut pick: impl FnMut(&[u8], &Local) -> bool,
+    ) -> usize {
+        let picked: Vec<Arc<Running>> = self
+            .local()
+            .iter()
+            .filter(|(key, local)| pick(key, local))
+            .map(|(_, local)| Arc::clone(&local.run))
+            .collect();
+        // Stopping runs no code of the user's, but keep the map unlocked while it happens.
+        for run in &picked {
+            run.stop(why);
+        }
+        picked.len()
+    }
+
+    /// The latest moment a queued end can still be recorded: the lease of anything this
+    /// process owns runs out at least a lease after the last renewal sent.
+    pub(crate) fn give_up_at(&self) -> Instant {
+        let renewed = *self
+            .renewed_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        renewed + self.settings.lease
+    }
+
+    fn queue(&self, end: End) {
+        let queued = Queued {
+            end,
+            _hold: self.machinery.hold(),
+            give_up_at: self.give_up_at(),
+        };
+        if let Err(lost) = self.ends.send(queued) {
+            // The writer is gone (the recorder was dropped): the end cannot be recorded, and
+            // its lease will run out, so the id will read `Failed` (lost).
+            drop(lost);
+            self.machinery
+                .tally()
+                .count(Event::Failed(tasks_recorder::FailureKind::Lost));
+        }
+    }
+}
+
+impl<T: PgId> Store<T> for Shared<T> {
+    fn machinery(&self) -> &Machinery {
+        &self.machinery
+    }
+
+    /// Queues the end for the batched writer (this runs from `Drop`: no I/O here). The
+    /// attempt leaves the local attempts at once; its waiters are woken when the end is
+    /// recorded, and a shutdown waits for that.
+    fn settle(&self, id: &T, attempt: u32, outcome: Outcome, run: &Arc<Running>) {
+        let key = id.key_bytes().into_owned();
+        {
+            let mut local = self.local();
+            if local.get(&key).is_some_and(|l| l.attempt == attempt) {
+                local.remove(&key);
+            }
+        }
+        let failure = failure_of(outcome, run.stopped_by());
+        let state = if failure.is_some() {
+            sql::FAILED
+        } else {
+            sql::SUCCESS
+        };
+        self.queue(End::Attempt {
+            key,
+            attempt,
+            state,
+            failure,
+            run: Arc::clone(run),
+        });
+    }
+
+    fn end_revoke(&self, id: &T, token: u64, revoked: bool) {
+        // An `Ok` revoke is recorded by the revoke itself; only the failed or dropped ones
+        // come here.
+        if !revoked {
+            self.queue(End::RevokeFailed {
+                key: id.key_bytes().into_owned(),
+                token: token as i64,
+            });
+        }
+    }
+
+    fn describe_id(&self, id: &T) -> Option<String> {
+        self.settings
+            .describe_ids
+            .then(|| describe_key(&id.key_bytes()))
+    }
+}

@@ -1,0 +1,301 @@
+//! Every statement the PostgreSQL store runs, in one place.
+//!
+//! Each statement applies a rule of `tasks_recorder`'s state machine (its `transition`
+//! module, which states the rules once for every store) to rows. The leases add the two
+//! rules that module states for shared stores: an expired `Working` row is `Failed` (lost),
+//! an expired revoking row is `Success`. Every end is fenced: it changes a row only while the
+//! row is still that attempt's, owned by this process, under an unexpired lease, all read off
+//! the database's clock (`clock_timestamp()`), never the client's.
+//!
+//! States are stored as small integers: 0 working, 1 success, 2 revoking, 3 failed.
+
+use tasks_recorder::{FailureKind, TaskState};
+
+/// The schema version this crate writes.
+pub(crate) const SCHEMA_VERSION: i32 = 1;
+
+/// A lock id for `pg_advisory_xact_lock`, taken while the schema is created or migrated, so
+/// that processes starting at once do it one at a time.
+pub(crate) const MIGRATION_LOCK: i64 = 0x7461_736b_7372_6563; // "tasksrec"
+
+pub(crate) const WORKING: i16 = 0;
+pub(crate) const SUCCESS: i16 = 1;
+pub(crate) const REVOKING: i16 = 2;
+pub(crate) const FAILED: i16 = 3;
+
+/// The schema, version 1. Idempotent.
+pub(crate) const CREATE: &str = "
+CREATE TABLE IF NOT EXISTS tasks_recorder_schema (version integer NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks_recorder_recorders (
+    name text PRIMARY KEY,
+    id_type text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks_recorder_records (
+    recorder text NOT NULL,
+    id bytea NOT NULL,
+    state smallint NOT NULL,
+    attempts integer NOT NULL,
+    owner text,
+    lease_until timestamptz,
+    claim bigint,
+    revokes bigint NOT NULL DEFAULT 0,
+    cancel_requested boolean NOT NULL DEFAULT false,
+    failure_kind smallint,
+    failure_message text,
+    failed_at timestamptz,
+    PRIMARY KEY (recorder, id)
+);
+CREATE INDEX IF NOT EXISTS tasks_recorder_records_state ON tasks_recorder_records (recorder, state);
+CREATE INDEX IF NOT EXISTS tasks_recorder_records_owner ON tasks_recorder_records (owner) WHERE owner IS NOT NULL;
+";
+
+/// The state a row reads as, leases applied.
+macro_rules! effective {
+    () => {
+        "(CASE WHEN state = 0 AND lease_until < clock_timestamp() THEN 3 \
+              WHEN state = 2 AND lease_until < clock_timestamp() THEN 1 \
+              ELSE state END)"
+    };
+}
+
+/// Whether a launch starts a new attempt of the row `r`: it is `Failed`, or `Working` under
+/// an expired lease (lost). `transition::launch` refuses `Working` and `Success` ids; a
+/// missing row (`NotFound`) is inserted.
+macro_rules! launchable {
+    () => {
+        "(r.state = 3 OR (r.state = 0 AND r.lease_until < clock_timestamp()))"
+    };
+}
+
+/// Claims a batch of ids in one statement: `$1` recorder, `$2` ids, `$3` owner, `$4` lease in
+/// milliseconds, `$5` the batch's nonce. Every id of the batch is distinct. Returns, for each
+/// id, its state and attempts after the statement, and whether this batch started the
+/// attempt (`won`). A refused id keeps its row as it was (the update writes the same values).
+pub(crate) const CLAIM: &str = concat!(
+    "INSERT INTO tasks_recorder_records AS r (recorder, id, state, attempts, owner, lease_until, claim) \
+     SELECT $1, u.id, 0, 1, $3, clock_timestamp() + $4 * interval '1 millisecond', $5 \
+     FROM unnest($2::bytea[]) AS u(id) \
+     ON CONFLICT (recorder, id) DO UPDATE SET \
+       attempts = CASE WHEN ", launchable!(), " THEN r.attempts + 1 ELSE r.attempts END, \
+       owner = CASE WHEN ", launchable!(), " THEN excluded.owner ELSE r.owner END, \
+       lease_until = CASE WHEN ", launchable!(), " THEN excluded.lease_until ELSE r.lease_until END, \
+       claim = CASE WHEN ", launchable!(), " THEN excluded.claim ELSE r.claim END, \
+       cancel_requested = CASE WHEN ", launchable!(), " THEN false ELSE r.cancel_requested END, \
+       failure_kind = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failure_kind END, \
+       failure_message = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failure_message END, \
+       failed_at = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failed_at END, \
+       state = CASE WHEN ", launchable!(), " THEN 0 ELSE r.state END \
+     RETURNING r.id, r.state, r.attempts, (r.owner = $3 AND r.claim = $5) AS won"
+);
+
+/// Records the ends of a batch of attempts: `$1` recorder, `$2` ids, `$3` attempt numbers,
+/// `$4` new states (1 or 3), `$5` failure kinds, `$6` messages, `$7` owner, `$8` the
+/// recorder's notification channel. Fenced: a row changes only if it is still that attempt's,
+/// ours, and its lease has not run out. Returns the ids and attempts it changed, and notifies
+/// the recorder's channel once if it changed any.
+pub(crate) const FINISH: &str = "
+WITH done AS (
+    UPDATE tasks_recorder_records AS r SET
+        state = u.state, owner = NULL, lease_until = NULL, cancel_requested = false,
+        failure_kind = u.kind, failure_message = u.message,
+        failed_at = CASE WHEN u.state = 3 THEN clock_timestamp() END
+    FROM unnest($2::bytea[], $3::int4[], $4::int2[], $5::int2[], $6::text[])
+        AS u(id, attempt, state, kind, message)
+    WHERE r.recorder = $1 AND r.id = u.id AND r.state = 0 AND r.attempts = u.attempt
+      AND r.owner = $7 AND r.lease_until >= clock_timestamp()
+    RETURNING r.id, r.attempts
+)
+SELECT d.id, d.attempts FROM done d CROSS JOIN (SELECT pg_notify($8, '')) AS n";
+
+/// Renews every lease of an owner in one statement: `$1` owner, `$2` lease in milliseconds.
+/// Only unexpired leases are renewed (an expired one is lost for good). Returns how many it
+/// renewed, and the ids and attempts whose cancellation was asked by another process.
+pub(crate) const RENEW: &str = "
+WITH renewed AS (
+    UPDATE tasks_recorder_records SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
+    WHERE owner = $1 AND state IN (0, 2) AND lease_until >= clock_timestamp()
+    RETURNING id, attempts, state, cancel_requested
+)
+SELECT count(*)::int8,
+       coalesce(array_agg(id) FILTER (WHERE cancel_requested AND state = 0), '{}'),
+       coalesce(array_agg(attempts) FILTER (WHERE cancel_requested AND state = 0), '{}')
+FROM renewed";
+
+/// The attempts an owner holds under an unexpired lease: `$1` owner.
+pub(crate) const OWNED: &str = "
+SELECT id, attempts FROM tasks_recorder_records
+WHERE owner = $1 AND state = 0 AND lease_until >= clock_timestamp()";
+
+/// The attempts of an owner whose cancellation was asked: `$1` owner.
+pub(crate) const CANCEL_REQUESTED: &str = "
+SELECT id, attempts FROM tasks_recorder_records
+WHERE owner = $1 AND state = 0 AND cancel_requested";
+
+/// Asks the running attempt of an id to stop, wherever it runs: `$1` recorder, `$2` id.
+/// Marks the row (the owner sees the mark at its next renewal at the latest) and notifies
+/// the owner's cancel channel. Returns a row if the id is `Working`.
+pub(crate) const REQUEST_CANCEL: &str = "
+WITH asked AS (
+    UPDATE tasks_recorder_records SET cancel_requested = true
+    WHERE recorder = $1 AND id = $2 AND state = 0 AND lease_until >= clock_timestamp()
+    RETURNING owner
+)
+SELECT asked.owner FROM asked
+CROSS JOIN LATERAL (SELECT pg_notify('tasks_recorder_c_' || substr(md5(asked.owner), 1, 20), '')) AS n";
+
+/// This process's identity and channels: a new owner id, the recorder's channel (`$1` its
+/// name), and the owner's cancel channel.
+pub(crate) const IDENTITY: &str = "
+WITH me AS (SELECT gen_random_uuid()::text AS owner)
+SELECT owner, 'tasks_recorder_' || substr(md5($1), 1, 20),
+       'tasks_recorder_c_' || substr(md5(owner), 1, 20)
+FROM me";
+
+/// One id's state: `$1` recorder, `$2` id.
+pub(crate) const STATE: &str = concat!(
+    "SELECT ",
+    effective!(),
+    "::int2 FROM tasks_recorder_records WHERE recorder = $1 AND id = $2"
+);
+
+/// One id's state, and how long its lease has to run if it is `Working` (milliseconds, by
+/// the database's clock): `$1` recorder, `$2` id.
+pub(crate) const STATE_AND_LEASE: &str = concat!(
+    "SELECT ",
+    effective!(),
+    "::int2, \
+     (extract(epoch FROM (lease_until - clock_timestamp())) * 1000)::float8 \
+     FROM tasks_recorder_records WHERE recorder = $1 AND id = $2"
+);
+
+/// One id's record: `$1` recorder, `$2` id. The failure's age is in milliseconds; a lost
+/// attempt failed when its lease ran out.
+pub(crate) const INFO: &str = concat!(
+    "SELECT ",
+    effective!(),
+    "::int2, attempts, \
+     CASE WHEN state = 0 AND lease_until < clock_timestamp() THEN 5::int2 ELSE failure_kind END, \
+     failure_message, \
+     (extract(epoch FROM (clock_timestamp() - coalesce(failed_at, lease_until))) * 1000)::float8 \
+     FROM tasks_recorder_records WHERE recorder = $1 AND id = $2"
+);
+
+/// The ids in a state: `$1` recorder, `$2` the state's codes.
+pub(crate) const IDS_IN_STATE: &str = concat!(
+    "SELECT id FROM tasks_recorder_records WHERE recorder = $1 AND ",
+    effective!(),
+    " = ANY($2::int2[])"
+);
+
+/// How many ids are in a state: `$1` recorder, `$2` the state's codes.
+pub(crate) const COUNT_IN_STATE: &str = concat!(
+    "SELECT count(*) FROM tasks_recorder_records WHERE recorder = $1 AND ",
+    effective!(),
+    " = ANY($2::int2[])"
+);
+
+/// How many ids are in each state: `$1` recorder.
+pub(crate) const GAUGES: &str = concat!(
+    "SELECT count(*) FILTER (WHERE ",
+    effective!(),
+    " = 0), \
+            count(*) FILTER (WHERE ",
+    effective!(),
+    " IN (1, 2)), \
+            count(*) FILTER (WHERE ",
+    effective!(),
+    " = 3) \
+     FROM tasks_recorder_records WHERE recorder = $1"
+);
+
+/// Removes an id's record if it is `Failed` (lost included): `$1` recorder, `$2` id.
+pub(crate) const REMOVE_FAILED: &str = concat!(
+    "DELETE FROM tasks_recorder_records WHERE recorder = $1 AND id = $2 AND ",
+    effective!(),
+    " = 3"
+);
+
+/// Keeps at most `$2` failed records of recorder `$1` (not lost ones: those are a crash's
+/// trace), removing the oldest.
+pub(crate) const TRIM_FAILED: &str = "
+DELETE FROM tasks_recorder_records WHERE (recorder, id) IN (
+    SELECT recorder, id FROM tasks_recorder_records
+    WHERE recorder = $1 AND state = 3
+    ORDER BY failed_at DESC OFFSET $2
+)";
+
+/// Begins a revoke: `$1` recorder, `$2` id, `$3` owner, `$4` lease in milliseconds. Only a
+/// `Success` id (or one whose revoke's lease ran out) can be revoked. Returns the revoke's
+/// number, its fencing token.
+pub(crate) const BEGIN_REVOKE: &str = "
+UPDATE tasks_recorder_records SET state = 2, owner = $3,
+    lease_until = clock_timestamp() + $4 * interval '1 millisecond', revokes = revokes + 1
+WHERE recorder = $1 AND id = $2 AND (state = 1 OR (state = 2 AND lease_until < clock_timestamp()))
+RETURNING revokes";
+
+/// A revoke's future returned `Ok`: the id becomes `NotFound`. `$1` recorder, `$2` id, `$3`
+/// owner, `$4` revoke number, `$5` channel. Fenced like an attempt's end.
+pub(crate) const REVOKED: &str = "
+WITH gone AS (
+    DELETE FROM tasks_recorder_records
+    WHERE recorder = $1 AND id = $2 AND state = 2 AND owner = $3 AND revokes = $4
+      AND lease_until >= clock_timestamp()
+    RETURNING id
+)
+SELECT 1 FROM gone CROSS JOIN (SELECT pg_notify($5, '')) AS n";
+
+/// A revoke failed or was dropped: the id is `Success` again. Same parameters and fencing.
+pub(crate) const REVOKE_FAILED: &str = "
+WITH back AS (
+    UPDATE tasks_recorder_records SET state = 1, owner = NULL, lease_until = NULL
+    WHERE recorder = $1 AND id = $2 AND state = 2 AND owner = $3 AND revokes = $4
+      AND lease_until >= clock_timestamp()
+    RETURNING id
+)
+SELECT 1 FROM back CROSS JOIN (SELECT pg_notify($5, '')) AS n";
+
+/// The state a stored code reads as.
+pub(crate) fn state_of(code: i16) -> TaskState {
+    match code {
+        WORKING => TaskState::Working,
+        SUCCESS | REVOKING => TaskState::Success,
+        FAILED => TaskState::Failed,
+        _ => TaskState::NotFound,
+    }
+}
+
+/// The stored code of a state a query asks for (`Success` covers revoking rows too).
+pub(crate) fn codes_of(state: TaskState) -> &'static [i16] {
+    match state {
+        TaskState::Working => &[WORKING],
+        TaskState::Success => &[SUCCESS, REVOKING],
+        TaskState::Failed => &[FAILED],
+        TaskState::NotFound => &[],
+    }
+}
+
+/// The stored code of a failure kind.
+pub(crate) fn kind_code(kind: FailureKind) -> i16 {
+    match kind {
+        FailureKind::Error => 0,
+        FailureKind::Panicked => 1,
+        FailureKind::Cancelled => 2,
+        FailureKind::ShutDown => 3,
+        FailureKind::Dropped => 4,
+        FailureKind::Lost => 5,
+        // A kind added later is stored as a plain error until this crate learns it.
+        _ => 0,
+    }
+}
+
+/// The failure kind of a stored code.
+pub(crate) fn kind_of(code: i16) -> FailureKind {
+    match code {
+        1 => FailureKind::Panicked,
+        2 => FailureKind::Cancelled,
+        3 => FailureKind::ShutDown,
+        4 => FailureKind::Dropped,
+        5 => FailureKind::Lost,
+        _ => FailureKind::Error,
+    }
+}
