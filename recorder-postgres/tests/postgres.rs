@@ -1,0 +1,260 @@
+//! The PostgreSQL recorder against a real server (a throwaway cluster the tests start, or
+//! `DATABASE_URL`), in one process: the recorder's rules, durability across a new
+//! connection, replicas racing, waiting and cancelling across recorders, and agreement with
+//! the in-memory recorder. Each test says which bug it would catch.
+#![forbid(unsafe_code)]
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::{cluster, unique_name, within};
+use tasks_recorder::{AsyncTasksRecorder, FailureKind, LaunchError, RevokeFailReason, TaskState};
+use tasks_recorder_postgres::{ErrorKind, PgRecorder};
+
+async fn connect<T: tasks_recorder_postgres::PgId>(url: &str, name: &str) -> PgRecorder<T> {
+    PgRecorder::<T>::builder()
+        .lease(Duration::from_secs(5))
+        .connect(url, name)
+        .await
+        .expect("connect")
+}
+
+/// Catches a recorder that breaks the in-memory rules: a second success, a refused launch
+/// that polls its future, a failed id that cannot run again, a revoke that does not free
+/// the id, a refused revoke that changes something, wrong info or listings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rules_hold_in_the_database() {
+    let db = cluster();
+    let jobs: PgRecorder<String> = connect(db.url(), &unique_name("rules")).await;
+    let id = || "upload-7".to_string();
+    assert_eq!(jobs.query_task_state("upload-7").await.unwrap(), TaskState::NotFound);
+    jobs.launch(id(), async { Ok::<_, ()>(()) }).await.unwrap().ok().expect("launched");
+    assert_eq!(within("wait", jobs.wait("upload-7")).await.unwrap(), TaskState::Success);
+    let polled = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&polled);
+    let again = async move {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, ()>(())
+    };
+    match jobs.try_launch(id(), again).await.unwrap() {
+        Err(LaunchError::AlreadySucceeded(_)) => {}
+        other => panic!("a succeeded id was not refused: {other:?}"),
+    }
+    assert_eq!(polled.load(Ordering::SeqCst), 0, "a refused future was polled");
+
+    let failing = async { Err::<(), _>("disk full") };
+    jobs.launch_with_error_text("f".to_string(), failing).await.unwrap().ok().expect("launched");
+    assert_eq!(within("wait", jobs.wait("f")).await.unwrap(), TaskState::Failed);
+    let info = jobs.task_info("f").await.unwrap().expect("a record");
+    assert_eq!(info.attempts, 1);
+    let failure = info.failure.expect("a failure");
+    assert_eq!(failure.kind, FailureKind::Error);
+    assert_eq!(failure.message.as_deref(), Some("disk full"));
+    jobs.launch_block("f".to_string(), async { Ok::<_, ()>(()) }).await.unwrap().ok().expect("relaunched");
+    assert_eq!(within("wait", jobs.wait("f")).await.unwrap(), TaskState::Success);
+    assert_eq!(jobs.task_info("f").await.unwrap().map(|i| i.attempts), Some(2));
+
+    let refused = jobs.revoke_task_block("nope".to_string(), async { Ok::<(), ()>(()) }).await.unwrap();
+    assert!(matches!(refused, Err(RevokeFailReason::NotSuccess(_))));
+    let undo_failed = jobs.revoke_task_block(id(), async { Err::<(), _>("busy") }).await.unwrap();
+    assert!(matches!(undo_failed, Err(RevokeFailReason::RevokeTaskError("busy"))));
+    assert_eq!(jobs.query_task_state("upload-7").await.unwrap(), TaskState::Success);
+    jobs.revoke_task_block(id(), async { Ok::<(), ()>(()) }).await.unwrap().ok().expect("revoked");
+    assert_eq!(jobs.query_task_state("upload-7").await.unwrap(), TaskState::NotFound);
+
+    jobs.launch_block("g".to_string(), async { Err::<(), _>(()) }).await.unwrap().ok().expect("launched");
+    within("wait", jobs.wait("g")).await.unwrap();
+    let mut success = jobs.ids_in_state(TaskState::Success).await.unwrap();
+    success.sort();
+    assert_eq!(success, vec!["f".to_string()]);
+    assert_eq!(jobs.count_in_state(TaskState::Failed).await.unwrap(), 1);
+    assert!(jobs.remove_failed("g").await.unwrap());
+    assert!(!jobs.remove_failed("f").await.unwrap(), "a success was removed");
+    let c = jobs.counters().await.unwrap();
+    assert_eq!((c.working_now, c.success_now, c.failed_now), (0, 1, 0));
+    assert_eq!((c.succeeded_total, c.failed_total, c.revoked_total), (2, 2, 1));
+    within("shutdown", jobs.shutdown()).await;
+}
+
+/// Catches records that live in process memory: a success must survive the recorder (a
+/// restart), and a new process must refuse to run the id again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_survives_a_restart() {
+    let db = cluster();
+    let name = unique_name("restart");
+    let first: PgRecorder<u64> = connect(db.url(), &name).await;
+    first.launch(7, async { Ok::<_, ()>(()) }).await.unwrap().ok().expect("launched");
+    within("shutdown", first.shutdown()).await;
+    drop(first);
+    let second: PgRecorder<u64> = connect(db.url(), &name).await;
+    assert_eq!(second.query_task_state(&7).await.unwrap(), TaskState::Success);
+    let again = second.launch(7, async { Ok::<_, ()>(()) }).await.unwrap();
+    assert!(matches!(again, Err((TaskState::Success, _))));
+}
+
+/// Catches replicas that each succeed once: two recorders (as two replicas) race launches
+/// of the same ids, and each id succeeds at most once in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_racing_succeed_at_most_once() {
+    const IDS: u64 = 200;
+    let db = cluster();
+    let name = unique_name("replicas");
+    let replicas: Vec<PgRecorder<u64>> = vec![connect(db.url(), &name).await, connect(db.url(), &name).await];
+    let successes: Arc<Vec<AtomicUsize>> = Arc::new((0..IDS).map(|_| AtomicUsize::new(0)).collect());
+    let mut racers = Vec::new();
+    for round in 0..3 {
+        for (r, replica) in replicas.iter().enumerate() {
+            let (replica, successes) = (replica.clone(), Arc::clone(&successes));
+            racers.push(tokio::spawn(async move {
+                for id in 0..IDS {
+                    let successes = Arc::clone(&successes);
+                    // Every third attempt fails, so failed ids are retried by the others.
+                    let fails = (id + round + r as u64) % 3 == 0;
+                    let task = async move {
+                        if fails {
+                            return Err(());
+                        }
+                        successes[id as usize].fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    };
+                    replica.launch(id, task).await.expect("the database answers").ok();
+                }
+            }));
+        }
+    }
+    for racer in racers {
+        within("racer", racer).await.expect("no panic");
+    }
+    for replica in &replicas {
+        within("shutdown", replica.shutdown()).await;
+    }
+    for id in 0..IDS {
+        let ok = successes[id as usize].load(Ordering::SeqCst);
+        let state = replicas[0].query_task_state(&id).await.unwrap();
+        assert!(ok <= 1, "id {id} succeeded {ok} times");
+        assert_eq!(ok == 1, state == TaskState::Success, "id {id}: {ok} successes, {state}");
+    }
+}
+
+/// Catches waits that poll or miss a change made by another process, and cancels that only
+/// reach the local process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_and_cancel_work_across_recorders() {
+    let db = cluster();
+    let name = unique_name("across");
+    let owner: PgRecorder<String> = connect(db.url(), &name).await;
+    let other: PgRecorder<String> = connect(db.url(), &name).await;
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let task = async move {
+        released.await.map_err(|_| ())?;
+        Ok::<_, ()>(())
+    };
+    owner.launch("a".to_string(), task).await.unwrap().ok().expect("launched");
+    let waiting = tokio::spawn({
+        let other = other.clone();
+        async move { other.wait("a").await }
+    });
+    release.send(()).expect("the task waits");
+    assert_eq!(within("wait in the other recorder", waiting).await.unwrap().unwrap(), TaskState::Success);
+
+    owner.launch("b".to_string(), std::future::pending::<Result<(), ()>>()).await.unwrap().ok().expect("launched");
+    assert!(other.cancel("b").await.unwrap(), "b is Working");
+    assert_eq!(within("wait for the cancel", other.wait("b")).await.unwrap(), TaskState::Failed);
+    let failure = other.task_info("b").await.unwrap().and_then(|i| i.failure);
+    assert_eq!(failure.map(|f| f.kind), Some(FailureKind::Cancelled));
+    assert!(!other.cancel("a").await.unwrap(), "a is not Working");
+    within("shutdown", owner.shutdown()).await;
+}
+
+/// Catches a store that ignores the recorder's id type or lets a second type share a name,
+/// and errors that do not say what failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_keeps_its_id_type_and_errors_say_what_failed() {
+    let db = cluster();
+    let name = unique_name("types");
+    let _strings: PgRecorder<String> = connect(db.url(), &name).await;
+    let numbers = PgRecorder::<u64>::connect(db.url(), &name).await;
+    let error = numbers.expect_err("a second id type under one name");
+    assert!(matches!(error.kind(), ErrorKind::IdTypeMismatch { .. }), "{error}");
+    let unreachable = PgRecorder::<u64>::builder()
+        .operation_timeout(Duration::from_secs(5))
+        .connect("postgres://postgres@127.0.0.1:1/postgres", "x")
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(unreachable.is_transient(), "{unreachable}");
+    assert!(unreachable.to_string().starts_with("connect failed"), "{unreachable}");
+    let bad = PgRecorder::<u64>::connect("not a url", "x").await.expect_err("a bad URL");
+    assert_eq!(bad.kind(), &ErrorKind::InvalidUrl);
+}
+
+/// Catches a shared store whose rules drift from the in-memory recorder's: the same random
+/// operations applied to both end in the same states and attempt counts.
+#[test]
+fn agrees_with_the_in_memory_recorder() {
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Launch(u8, bool),
+        Revoke(u8, bool),
+        RemoveFailed(u8),
+    }
+    let op = prop_oneof![
+        (0u8..4, any::<bool>()).prop_map(|(id, ok)| Op::Launch(id, ok)),
+        (0u8..4, any::<bool>()).prop_map(|(id, ok)| Op::Revoke(id, ok)),
+        (0u8..4).prop_map(Op::RemoveFailed),
+    ];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let db = cluster();
+    let config = ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(ops in proptest::collection::vec(op, 1..24))| {
+        runtime.block_on(async {
+            let memory: AsyncTasksRecorder<u64> = AsyncTasksRecorder::new();
+            let pg: PgRecorder<u64> = connect(db.url(), &unique_name("agree")).await;
+            for op in &ops {
+                match *op {
+                    Op::Launch(id, ok) => {
+                        let task = move || async move { if ok { Ok(()) } else { Err(()) } };
+                        let a = memory.launch_block(id.into(), task()).await.map_err(|(s, _)| s);
+                        let b = pg.launch_block(id.into(), task()).await.unwrap().map_err(|(s, _)| s);
+                        assert_eq!(a, b, "{op:?}");
+                        pg.wait(&u64::from(id)).await.unwrap();
+                    }
+                    Op::Revoke(id, ok) => {
+                        let undo = move || async move { if ok { Ok(()) } else { Err(()) } };
+                        let a = memory.revoke_task_block(id.into(), undo()).await;
+                        let b = pg.revoke_task_block(id.into(), undo()).await.unwrap();
+                        let kind = |r: &Result<(), RevokeFailReason<_, ()>>| match r {
+                            Ok(()) => 0,
+                            Err(RevokeFailReason::NotSuccess(_)) => 1,
+                            Err(RevokeFailReason::Revoking(_)) => 2,
+                            Err(RevokeFailReason::RevokeTaskError(())) => 3,
+                        };
+                        assert_eq!(kind(&a), kind(&b), "{op:?}");
+                    }
+                    Op::RemoveFailed(id) => {
+                        let id = u64::from(id);
+                        assert_eq!(memory.remove_failed(&id), pg.remove_failed(&id).await.unwrap(), "{op:?}");
+                    }
+                }
+                for id in 0..4u64 {
+                    let a = memory.task_info(&id).await.map(|i| (i.state, i.attempts));
+                    let b = pg.task_info(&id).await.unwrap().map(|i| (i.state, i.attempts));
+                    assert_eq!(a, b, "id {id} after {op:?}");
+                }
+            }
+            pg.shutdown().await;
+        });
+    });
+}

@@ -1,0 +1,54 @@
+//! Shared by the PostgreSQL tests: one throwaway cluster per test binary while tests use it
+//! (or the server of `DATABASE_URL`), unique recorder names, and a failure detector.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tasks_recorder_pg_cluster::PgCluster;
+
+/// The cluster the tests of this binary share: started by the first test that needs it, and
+/// stopped (its directory removed) when the last test holding it ends, also by a panic.
+pub fn cluster() -> Arc<PgCluster> {
+    static SHARED: Mutex<Weak<PgCluster>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(cluster) = shared.upgrade() {
+        return cluster;
+    }
+    let cluster = Arc::new(PgCluster::from_env_or_start().unwrap_or_else(|e| panic!("{e}")));
+    *shared = Arc::downgrade(&cluster);
+    cluster
+}
+
+/// A recorder name no other test of any run uses.
+pub fn unique_name(what: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{what}-{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A failure detector, never a synchronisation: an operation that takes longer is stuck.
+pub fn stuck() -> Duration {
+    Duration::from_secs(
+        std::env::var("RELIABILITY_STUCK_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60),
+    )
+}
+
+/// Awaits `fut`, panicking with `what` if it takes longer than [`stuck`].
+pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    tokio::time::timeout(stuck(), fut)
+        .await
+        .unwrap_or_else(|_| panic!("stuck: {what}"))
+}
