@@ -85,7 +85,7 @@ pub(crate) const CLAIM: &str = concat!(
        failure_message = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failure_message END, \
        failed_at = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failed_at END, \
        state = CASE WHEN ", launchable!(), " THEN 0 ELSE r.state END \
-     RETURNING r.id, r.state, r.attempts, (r.owner = $3 AND r.claim = $5) AS won"
+     RETURNING r.id, r.state, r.attempts, coalesce(r.owner = $3 AND r.claim = $5, false) AS won"
 );
 
 /// Records the ends of a batch of attempts: `$1` recorder, `$2` ids, `$3` attempt numbers,

@@ -30,9 +30,19 @@ async fn the_rules_hold_in_the_database() {
     let db = cluster();
     let jobs: PgRecorder<String> = connect(db.url(), &unique_name("rules")).await;
     let id = || "upload-7".to_string();
-    assert_eq!(jobs.query_task_state("upload-7").await.unwrap(), TaskState::NotFound);
-    jobs.launch(id(), async { Ok::<_, ()>(()) }).await.unwrap().ok().expect("launched");
-    assert_eq!(within("wait", jobs.wait("upload-7")).await.unwrap(), TaskState::Success);
+    assert_eq!(
+        jobs.query_task_state("upload-7").await.unwrap(),
+        TaskState::NotFound
+    );
+    jobs.launch(id(), async { Ok::<_, ()>(()) })
+        .await
+        .unwrap()
+        .ok()
+        .expect("launched");
+    assert_eq!(
+        within("wait", jobs.wait("upload-7")).await.unwrap(),
+        TaskState::Success
+    );
     let polled = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&polled);
     let again = async move {
@@ -43,39 +53,89 @@ async fn the_rules_hold_in_the_database() {
         Err(LaunchError::AlreadySucceeded(_)) => {}
         other => panic!("a succeeded id was not refused: {other:?}"),
     }
-    assert_eq!(polled.load(Ordering::SeqCst), 0, "a refused future was polled");
+    assert_eq!(
+        polled.load(Ordering::SeqCst),
+        0,
+        "a refused future was polled"
+    );
 
     let failing = async { Err::<(), _>("disk full") };
-    jobs.launch_with_error_text("f".to_string(), failing).await.unwrap().ok().expect("launched");
-    assert_eq!(within("wait", jobs.wait("f")).await.unwrap(), TaskState::Failed);
+    jobs.launch_with_error_text("f".to_string(), failing)
+        .await
+        .unwrap()
+        .ok()
+        .expect("launched");
+    assert_eq!(
+        within("wait", jobs.wait("f")).await.unwrap(),
+        TaskState::Failed
+    );
     let info = jobs.task_info("f").await.unwrap().expect("a record");
     assert_eq!(info.attempts, 1);
     let failure = info.failure.expect("a failure");
     assert_eq!(failure.kind, FailureKind::Error);
     assert_eq!(failure.message.as_deref(), Some("disk full"));
-    jobs.launch_block("f".to_string(), async { Ok::<_, ()>(()) }).await.unwrap().ok().expect("relaunched");
-    assert_eq!(within("wait", jobs.wait("f")).await.unwrap(), TaskState::Success);
-    assert_eq!(jobs.task_info("f").await.unwrap().map(|i| i.attempts), Some(2));
+    jobs.launch_block("f".to_string(), async { Ok::<_, ()>(()) })
+        .await
+        .unwrap()
+        .ok()
+        .expect("relaunched");
+    assert_eq!(
+        within("wait", jobs.wait("f")).await.unwrap(),
+        TaskState::Success
+    );
+    assert_eq!(
+        jobs.task_info("f").await.unwrap().map(|i| i.attempts),
+        Some(2)
+    );
 
-    let refused = jobs.revoke_task_block("nope".to_string(), async { Ok::<(), ()>(()) }).await.unwrap();
+    let refused = jobs
+        .revoke_task_block("nope".to_string(), async { Ok::<(), ()>(()) })
+        .await
+        .unwrap();
     assert!(matches!(refused, Err(RevokeFailReason::NotSuccess(_))));
-    let undo_failed = jobs.revoke_task_block(id(), async { Err::<(), _>("busy") }).await.unwrap();
-    assert!(matches!(undo_failed, Err(RevokeFailReason::RevokeTaskError("busy"))));
-    assert_eq!(jobs.query_task_state("upload-7").await.unwrap(), TaskState::Success);
-    jobs.revoke_task_block(id(), async { Ok::<(), ()>(()) }).await.unwrap().ok().expect("revoked");
-    assert_eq!(jobs.query_task_state("upload-7").await.unwrap(), TaskState::NotFound);
+    let undo_failed = jobs
+        .revoke_task_block(id(), async { Err::<(), _>("busy") })
+        .await
+        .unwrap();
+    assert!(matches!(
+        undo_failed,
+        Err(RevokeFailReason::RevokeTaskError("busy"))
+    ));
+    assert_eq!(
+        jobs.query_task_state("upload-7").await.unwrap(),
+        TaskState::Success
+    );
+    jobs.revoke_task_block(id(), async { Ok::<(), ()>(()) })
+        .await
+        .unwrap()
+        .ok()
+        .expect("revoked");
+    assert_eq!(
+        jobs.query_task_state("upload-7").await.unwrap(),
+        TaskState::NotFound
+    );
 
-    jobs.launch_block("g".to_string(), async { Err::<(), _>(()) }).await.unwrap().ok().expect("launched");
+    jobs.launch_block("g".to_string(), async { Err::<(), _>(()) })
+        .await
+        .unwrap()
+        .ok()
+        .expect("launched");
     within("wait", jobs.wait("g")).await.unwrap();
     let mut success = jobs.ids_in_state(TaskState::Success).await.unwrap();
     success.sort();
     assert_eq!(success, vec!["f".to_string()]);
     assert_eq!(jobs.count_in_state(TaskState::Failed).await.unwrap(), 1);
     assert!(jobs.remove_failed("g").await.unwrap());
-    assert!(!jobs.remove_failed("f").await.unwrap(), "a success was removed");
+    assert!(
+        !jobs.remove_failed("f").await.unwrap(),
+        "a success was removed"
+    );
     let c = jobs.counters().await.unwrap();
     assert_eq!((c.working_now, c.success_now, c.failed_now), (0, 1, 0));
-    assert_eq!((c.succeeded_total, c.failed_total, c.revoked_total), (2, 2, 1));
+    assert_eq!(
+        (c.succeeded_total, c.failed_total, c.revoked_total),
+        (2, 2, 1)
+    );
     within("shutdown", jobs.shutdown()).await;
 }
 
@@ -86,11 +146,19 @@ async fn a_success_survives_a_restart() {
     let db = cluster();
     let name = unique_name("restart");
     let first: PgRecorder<u64> = connect(db.url(), &name).await;
-    first.launch(7, async { Ok::<_, ()>(()) }).await.unwrap().ok().expect("launched");
+    first
+        .launch(7, async { Ok::<_, ()>(()) })
+        .await
+        .unwrap()
+        .ok()
+        .expect("launched");
     within("shutdown", first.shutdown()).await;
     drop(first);
     let second: PgRecorder<u64> = connect(db.url(), &name).await;
-    assert_eq!(second.query_task_state(&7).await.unwrap(), TaskState::Success);
+    assert_eq!(
+        second.query_task_state(&7).await.unwrap(),
+        TaskState::Success
+    );
     let again = second.launch(7, async { Ok::<_, ()>(()) }).await.unwrap();
     assert!(matches!(again, Err((TaskState::Success, _))));
 }
@@ -102,8 +170,12 @@ async fn replicas_racing_succeed_at_most_once() {
     const IDS: u64 = 200;
     let db = cluster();
     let name = unique_name("replicas");
-    let replicas: Vec<PgRecorder<u64>> = vec![connect(db.url(), &name).await, connect(db.url(), &name).await];
-    let successes: Arc<Vec<AtomicUsize>> = Arc::new((0..IDS).map(|_| AtomicUsize::new(0)).collect());
+    let replicas: Vec<PgRecorder<u64>> = vec![
+        connect(db.url(), &name).await,
+        connect(db.url(), &name).await,
+    ];
+    let successes: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..IDS).map(|_| AtomicUsize::new(0)).collect());
     let mut racers = Vec::new();
     for round in 0..3 {
         for (r, replica) in replicas.iter().enumerate() {
@@ -120,7 +192,11 @@ async fn replicas_racing_succeed_at_most_once() {
                         successes[id as usize].fetch_add(1, Ordering::SeqCst);
                         Ok(())
                     };
-                    replica.launch(id, task).await.expect("the database answers").ok();
+                    replica
+                        .launch(id, task)
+                        .await
+                        .expect("the database answers")
+                        .ok();
                 }
             }));
         }
@@ -135,7 +211,11 @@ async fn replicas_racing_succeed_at_most_once() {
         let ok = successes[id as usize].load(Ordering::SeqCst);
         let state = replicas[0].query_task_state(&id).await.unwrap();
         assert!(ok <= 1, "id {id} succeeded {ok} times");
-        assert_eq!(ok == 1, state == TaskState::Success, "id {id}: {ok} successes, {state}");
+        assert_eq!(
+            ok == 1,
+            state == TaskState::Success,
+            "id {id}: {ok} successes, {state}"
+        );
     }
 }
 
@@ -152,17 +232,38 @@ async fn wait_and_cancel_work_across_recorders() {
         released.await.map_err(|_| ())?;
         Ok::<_, ()>(())
     };
-    owner.launch("a".to_string(), task).await.unwrap().ok().expect("launched");
+    owner
+        .launch("a".to_string(), task)
+        .await
+        .unwrap()
+        .ok()
+        .expect("launched");
     let waiting = tokio::spawn({
         let other = other.clone();
         async move { other.wait("a").await }
     });
     release.send(()).expect("the task waits");
-    assert_eq!(within("wait in the other recorder", waiting).await.unwrap().unwrap(), TaskState::Success);
+    assert_eq!(
+        within("wait in the other recorder", waiting)
+            .await
+            .unwrap()
+            .unwrap(),
+        TaskState::Success
+    );
 
-    owner.launch("b".to_string(), std::future::pending::<Result<(), ()>>()).await.unwrap().ok().expect("launched");
+    owner
+        .launch("b".to_string(), std::future::pending::<Result<(), ()>>())
+        .await
+        .unwrap()
+        .ok()
+        .expect("launched");
     assert!(other.cancel("b").await.unwrap(), "b is Working");
-    assert_eq!(within("wait for the cancel", other.wait("b")).await.unwrap(), TaskState::Failed);
+    assert_eq!(
+        within("wait for the cancel", other.wait("b"))
+            .await
+            .unwrap(),
+        TaskState::Failed
+    );
     let failure = other.task_info("b").await.unwrap().and_then(|i| i.failure);
     assert_eq!(failure.map(|f| f.kind), Some(FailureKind::Cancelled));
     assert!(!other.cancel("a").await.unwrap(), "a is not Working");
@@ -178,15 +279,23 @@ async fn a_name_keeps_its_id_type_and_errors_say_what_failed() {
     let _strings: PgRecorder<String> = connect(db.url(), &name).await;
     let numbers = PgRecorder::<u64>::connect(db.url(), &name).await;
     let error = numbers.expect_err("a second id type under one name");
-    assert!(matches!(error.kind(), ErrorKind::IdTypeMismatch { .. }), "{error}");
+    assert!(
+        matches!(error.kind(), ErrorKind::IdTypeMismatch { .. }),
+        "{error}"
+    );
     let unreachable = PgRecorder::<u64>::builder()
         .operation_timeout(Duration::from_secs(5))
         .connect("postgres://postgres@127.0.0.1:1/postgres", "x")
         .await
         .expect_err("nothing listens on port 1");
     assert!(unreachable.is_transient(), "{unreachable}");
-    assert!(unreachable.to_string().starts_with("connect failed"), "{unreachable}");
-    let bad = PgRecorder::<u64>::connect("not a url", "x").await.expect_err("a bad URL");
+    assert!(
+        unreachable.to_string().starts_with("connect failed"),
+        "{unreachable}"
+    );
+    let bad = PgRecorder::<u64>::connect("not a url", "x")
+        .await
+        .expect_err("a bad URL");
     assert_eq!(bad.kind(), &ErrorKind::InvalidUrl);
 }
 
