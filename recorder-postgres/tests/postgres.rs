@@ -37,7 +37,7 @@ async fn the_rules_hold_in_the_database() {
     jobs.launch(id(), async { Ok::<_, ()>(()) })
         .await
         .unwrap()
-        .ok()
+        .map_err(drop)
         .expect("launched");
     assert_eq!(
         within("wait", jobs.wait("upload-7")).await.unwrap(),
@@ -63,7 +63,7 @@ async fn the_rules_hold_in_the_database() {
     jobs.launch_with_error_text("f".to_string(), failing)
         .await
         .unwrap()
-        .ok()
+        .map_err(drop)
         .expect("launched");
     assert_eq!(
         within("wait", jobs.wait("f")).await.unwrap(),
@@ -77,7 +77,7 @@ async fn the_rules_hold_in_the_database() {
     jobs.launch_block("f".to_string(), async { Ok::<_, ()>(()) })
         .await
         .unwrap()
-        .ok()
+        .map_err(drop)
         .expect("relaunched");
     assert_eq!(
         within("wait", jobs.wait("f")).await.unwrap(),
@@ -108,7 +108,7 @@ async fn the_rules_hold_in_the_database() {
     jobs.revoke_task_block(id(), async { Ok::<(), ()>(()) })
         .await
         .unwrap()
-        .ok()
+        .map_err(drop)
         .expect("revoked");
     assert_eq!(
         jobs.query_task_state("upload-7").await.unwrap(),
@@ -118,7 +118,7 @@ async fn the_rules_hold_in_the_database() {
     jobs.launch_block("g".to_string(), async { Err::<(), _>(()) })
         .await
         .unwrap()
-        .ok()
+        .map_err(drop)
         .expect("launched");
     within("wait", jobs.wait("g")).await.unwrap();
     let mut success = jobs.ids_in_state(TaskState::Success).await.unwrap();
@@ -150,7 +150,7 @@ async fn a_success_survives_a_restart() {
         .launch(7, async { Ok::<_, ()>(()) })
         .await
         .unwrap()
-        .ok()
+        .map_err(drop)
         .expect("launched");
     within("shutdown", first.shutdown()).await;
     drop(first);
@@ -236,7 +236,7 @@ async fn wait_and_cancel_work_across_recorders() {
         .launch("a".to_string(), task)
         .await
         .unwrap()
-        .ok()
+        .map_err(drop)
         .expect("launched");
     let waiting = tokio::spawn({
         let other = other.clone();
@@ -255,7 +255,7 @@ async fn wait_and_cancel_work_across_recorders() {
         .launch("b".to_string(), std::future::pending::<Result<(), ()>>())
         .await
         .unwrap()
-        .ok()
+        .map_err(drop)
         .expect("launched");
     assert!(other.cancel("b").await.unwrap(), "b is Working");
     assert_eq!(

@@ -100,7 +100,7 @@ fn worker() {
                         .launch(id, task)
                         .await
                         .expect("launch")
-                        .ok()
+                        .map_err(drop)
                         .expect("launched");
                 }
                 println!("TR-READY");
@@ -288,7 +288,7 @@ fn a_killed_process_loses_its_ids_and_another_runs_them() {
                 .launch(id, async { Ok::<_, ()>(()) })
                 .await
                 .unwrap()
-                .ok()
+                .map_err(drop)
                 .expect("relaunched");
         }
         for id in 0..IDS {
@@ -343,7 +343,7 @@ fn a_paused_process_cannot_overwrite_newer_attempts() {
                     .launch_block(id, task)
                     .await
                     .unwrap()
-                    .ok()
+                    .map_err(drop)
                     .expect("relaunched");
                 assert_eq!(
                     within("wait", recorder.wait(&id)).await.unwrap(),
@@ -414,7 +414,7 @@ fn a_server_crash_loses_no_acknowledged_success() {
                 .launch(id, async { Ok::<_, ()>(()) })
                 .await
                 .unwrap()
-                .ok()
+                .map_err(drop)
                 .expect("launched");
         }
         for id in 0..50u64 {
@@ -432,7 +432,7 @@ fn a_server_crash_loses_no_acknowledged_success() {
                 .launch(id, task)
                 .await
                 .unwrap()
-                .ok()
+                .map_err(drop)
                 .expect("launched");
         }
         done
@@ -488,7 +488,7 @@ fn a_server_crash_loses_no_acknowledged_success() {
             .launch(100, async { Ok::<_, ()>(()) })
             .await
             .unwrap()
-            .ok()
+            .map_err(drop)
             .expect("launched");
         assert_eq!(
             within("wait", recorder.wait(&100)).await.unwrap(),
