@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -51,4 +52,44 @@ pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
     tokio::time::timeout(stuck(), fut)
         .await
         .unwrap_or_else(|_| panic!("stuck: {what}"))
+}
+
+/// A worker process: this binary running only the `worker` test, told what to do by
+/// environment variables. Its stdout is piped, to read its "ready" line and its report.
+pub fn spawn_worker(mode: &str, url: &str, name: &str, extra: &[(&str, String)]) -> Child {
+    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+    command
+        .args(["worker", "--exact", "--nocapture", "--test-threads=1"])
+        .env("TR_WORKER", mode)
+        .env("TR_URL", url)
+        .env("TR_NAME", name)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    command.spawn().expect("a worker process")
+}
+
+/// Reads the worker's stdout until a line holds `marker`; returns the line from the marker
+/// on. (The test harness of the worker prints `test worker ... ` before the worker's own
+/// first line, on the same line.) Reads a byte at a time, so nothing after the line is
+/// taken from the pipe.
+pub fn read_line_starting(child: &mut Child, marker: &str) -> String {
+    let stdout = child.stdout.as_mut().expect("piped stdout");
+    let mut line = Vec::new();
+    loop {
+        let mut byte = [0u8];
+        let read = std::io::Read::read(stdout, &mut byte).expect("the worker's stdout");
+        assert!(read > 0, "the worker ended before printing {marker:?}");
+        if byte[0] != b'\n' {
+            line.push(byte[0]);
+            continue;
+        }
+        let text = String::from_utf8_lossy(&line).into_owned();
+        if let Some(at) = text.find(marker) {
+            return text[at..].trim().to_owned();
+        }
+        line.clear();
+    }
 }
