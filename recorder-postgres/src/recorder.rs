@@ -294,25 +294,26 @@ impl<T: PgId> PgRecorder<T> {
         T: Borrow<Q>,
         Q: PgKey + ?Sized,
     {
-        const OPERATION: &str = "query_task_state";
-        let shared = self.shared();
         let key = id.key_bytes();
+        let code = self.state_code("query_task_state", &key).await?;
+        Ok(code.map_or(TaskState::NotFound, sql::state_of))
+    }
+
+    /// The stored state code of the id `key` (leases applied; `REVOKING` while a revoke
+    /// holds an unexpired lease), or `None` if it has no row.
+    async fn state_code(&self, operation: &'static str, key: &[u8]) -> Result<Option<i16>, Error> {
+        let shared = self.shared();
         let row = shared
             .query_opt(
-                OPERATION,
-                Some(&key),
+                operation,
+                Some(key),
                 sql::STATE,
-                &[&shared.settings.name, &key.as_ref()],
+                &[&shared.settings.name, &key],
             )
             .await?;
         match row {
-            None => Ok(TaskState::NotFound),
-            Some(row) => Ok(sql::state_of(Shared::<T>::get(
-                OPERATION,
-                Some(&key),
-                &row,
-                0,
-            )?)),
+            None => Ok(None),
+            Some(row) => Ok(Some(Shared::<T>::get(operation, Some(key), &row, 0)?)),
         }
     }
 
@@ -391,18 +392,7 @@ impl<T: PgId> PgRecorder<T> {
         let token: i64 = match begun {
             Some(row) => Shared::<T>::get(OPERATION, Some(&key), &row, 0)?,
             None => {
-                let row = shared
-                    .query_opt(
-                        OPERATION,
-                        Some(&key),
-                        sql::STATE,
-                        &[&shared.settings.name, &key],
-                    )
-                    .await?;
-                let code: Option<i16> = match row {
-                    Some(row) => Some(Shared::<T>::get(OPERATION, Some(&key), &row, 0)?),
-                    None => None,
-                };
+                let code = self.state_code(OPERATION, &key).await?;
                 return Ok(Err(if code == Some(sql::REVOKING) {
                     RevokeFailReason::Revoking(revoke_task)
                 } else {

@@ -66,20 +66,7 @@ pub const TASK_PANIC: &str = "deliberate task panic";
 /// tasks ([`TASK_PANIC`]) and defers to the default hook for every other panic, so real
 /// assertion failures are still reported.
 pub fn quiet_task_panics() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-            if message != Some(TASK_PANIC) {
-                default(info);
-            }
-        }));
-    });
+    quiet_task_panics_containing(TASK_PANIC);
 }
 
 /// SplitMix64: a tiny deterministic generator, so every failing seed can be replayed.
@@ -203,7 +190,7 @@ pub struct Watchdog {
 }
 
 /// Like [`quiet_task_panics`], and also hides the panics whose message contains `part` (the
-/// recorder's own panics that a test provokes on purpose).
+/// recorder's own panics that a test provokes on purpose). One hook serves every call.
 pub fn quiet_task_panics_containing(part: &'static str) {
     static PARTS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
     static INSTALL: Once = Once::new();
@@ -218,8 +205,7 @@ pub fn quiet_task_panics_containing(part: &'static str) {
                 .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
                 .unwrap_or("");
             let parts = PARTS.lock().unwrap_or_else(|e| e.into_inner());
-            let expected = message == TASK_PANIC || parts.iter().any(|p| message.contains(p));
-            if !expected {
+            if !parts.iter().any(|p| message.contains(p)) {
                 default(info);
             }
         }));
