@@ -1,5 +1,8 @@
-//! An HTTP job service: each job runs under its id in a tasks-recorder, launched through a
-//! `#[recorded_task]` handler, so a job id never runs twice at once nor succeeds twice.
+//! An HTTP job service: each job runs under its id in a tasks-recorder, so a job id never runs
+//! twice at once nor succeeds twice. In memory (the default), jobs are launched through a
+//! `#[recorded_task]` handler; given a PostgreSQL database (`--database-url URL` or
+//! `DATABASE_URL`), the jobs are kept there with `tasks-recorder-postgres`, and several
+//! instances share them.
 //!
 //! What it shows: launching from HTTP handlers (`202` launched, `409` already running, `200`
 //! already done), queries with attempts and failure reasons, listing ids by state, revoke and
@@ -15,6 +18,26 @@
 //! cargo run -p tasks-recorder-examples --example job_server            # 127.0.0.1:3000
 //! cargo run -p tasks-recorder-examples --example job_server -- 8080
 //! JOB_SERVER_PORT=0 cargo run -p tasks-recorder-examples --example job_server
+//! ```
+//!
+//! Two instances sharing their jobs through one database (each in its own terminal; the
+//! database must exist, and the recorder's tables are created on the first start):
+//!
+//! ```text
+//! DATABASE_URL=postgres://app:secret@localhost/app cargo run -p tasks-recorder-examples --example job_server -- 3001
+//! cargo run -p tasks-recorder-examples --example job_server -- 3002 --database-url postgres://app:secret@localhost/app
+//! ```
+//!
+//! A job launched on one is `working` on both, and a `PUT` of its id on the other gets `409`.
+//! If an instance is killed mid-job, the other shows the job `failed` with the failure kind
+//! `lost` once the instance's lease (10 s) has run out, and can run it again:
+//!
+//! ```text
+//! curl -X PUT localhost:3001/jobs/report-9 -H 'content-type: application/json' -d '{"duration_ms": 600000}'
+//! curl -i -X PUT localhost:3002/jobs/report-9     # 409: running on the other instance
+//! # kill -9 the instance on port 3001, wait 10 s, then:
+//! curl localhost:3002/jobs/report-9               # {"state":"failed",...,"failure":{"kind":"lost",...}}
+//! curl -i -X PUT localhost:3002/jobs/report-9     # 202: it runs again, here
 //! ```
 //!
 //! Then, from another terminal (a body needs `content-type: application/json`: `-d` alone
@@ -56,15 +79,38 @@ use tasks_recorder_examples::job_server::{self, Config, JobServer};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let port = match job_server::port_from(
-        std::env::args().nth(1),
+    let args = match job_server::args_from(
+        std::env::args().skip(1),
         std::env::var("JOB_SERVER_PORT").ok(),
+        std::env::var("DATABASE_URL").ok(),
     ) {
-        Ok(port) => port,
+        Ok(args) => args,
         Err(e) => {
             eprintln!("job_server: {e}");
-            eprintln!("usage: job_server [PORT]   (or JOB_SERVER_PORT=PORT; 0 = any free port)");
+            eprintln!("{}", job_server::USAGE);
             return ExitCode::from(2);
+        }
+    };
+    let port = args.port;
+    let config = Config {
+        database_url: args.database_url,
+        ..Config::default()
+    };
+    let records = match &config.database_url {
+        Some(url) => format!(
+            "in PostgreSQL at {} (recorder {:?}, lease {:?})",
+            job_server::redact_url(url),
+            config.recorder_name,
+            config.lease
+        ),
+        None => "in memory".to_owned(),
+    };
+    // Connects first: an unreachable database is reported before anything listens.
+    let server = match JobServer::from_config(config).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("job_server: cannot keep the jobs {records}: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let listener = match job_server::bind(port).await {
@@ -78,12 +124,11 @@ async fn main() -> ExitCode {
         Ok(address) => address.to_string(),
         Err(_) => format!("127.0.0.1:{port}"),
     };
-    println!("job_server listening on http://{address}");
+    println!("job_server listening on http://{address}, jobs {records}");
     println!("stop it with Ctrl-C or: curl -X POST http://{address}/shutdown");
 
     // A job that panics is recorded as failed: one line on stderr is enough.
     job_server::quiet_simulated_panics();
-    let server = JobServer::new(Config::default());
     let stop = server.shutdown_token();
     tokio::spawn(async move {
         // The first Ctrl-C drains; a second one exits at once. If Ctrl-C cannot be watched,
@@ -105,6 +150,10 @@ async fn main() -> ExitCode {
                  dropped at the drain deadline",
                 drained.cancelled, drained.connections_dropped
             );
+            if let Some(e) = drained.counters_error {
+                eprintln!("job_server: the counters could not be read: {e}");
+                return ExitCode::SUCCESS;
+            }
             println!(
                 "launched {}, succeeded {}, failed {}, panicked {}, cancelled {}, revoked {}, \
                  refused {}, working now {}",

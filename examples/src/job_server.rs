@@ -1,13 +1,26 @@
-//! An HTTP job service on [axum]: every job runs under its id in an [`AsyncTasksRecorder`],
-//! launched by a handler written with [`#[recorded_task]`](tasks_recorder::recorded_task).
+//! An HTTP job service on [axum]: every job runs under its id in a tasks-recorder, so that an
+//! id never runs twice at once nor succeeds twice.
+//!
+//! The records are kept in one of two places, chosen by [`Config::database_url`]:
+//!
+//! - **in memory** (no URL): an [`AsyncTasksRecorder`], and jobs are launched by a handler
+//!   written with [`#[recorded_task]`](tasks_recorder::recorded_task);
+//! - **in PostgreSQL** (a URL): a [`PgRecorder`], launched with
+//!   [`launch_with_error_text`](PgRecorder::launch_with_error_text). Every instance that
+//!   connects to the same database under the same [`Config::recorder_name`] shares the
+//!   records: a job launched by one instance reads `working` on all of them, and a `PUT` of
+//!   the same id on another instance gets `409` (or `200` once it succeeded). If an instance
+//!   dies mid-job, its job reads `failed` with the failure kind `lost` on the others once its
+//!   [`Config::lease`] runs out, and can be launched again there. A database error gets `503`
+//!   with a JSON body `{"error": "..."}`; the server never panics on one.
 //!
 //! | route | what it does |
 //! |---|---|
-//! | `PUT /jobs/{id}` | launches a simulated job; `202` launched, `409` already running, `200` already succeeded, `503` shutting down |
+//! | `PUT /jobs/{id}` | launches a simulated job; `202` launched, `409` already running (here or on another instance), `200` already succeeded, `503` shutting down or the database failed |
 //! | `GET /jobs/{id}` | the job's state, attempts and failure reason (`404` with state `not_found` if unknown) |
 //! | `GET /jobs?state=failed` | the ids in a state (`working`, `success` or `failed`); without `state`, how many are in each |
 //! | `DELETE /jobs/{id}` | revokes a succeeded job, cancels a running one, forgets a failed one |
-//! | `GET /metrics` | the recorder's counters in the Prometheus text format |
+//! | `GET /metrics` | the recorder's counters in the Prometheus text format (in PostgreSQL: this instance's counters, and the state gauges of every instance) |
 //! | `POST /shutdown` | graceful drain: close, wait up to the grace period, cancel the rest, stop |
 //!
 //! The body of `PUT` is optional: none (or only whitespace) is a job that succeeds at once;
@@ -34,9 +47,11 @@
 //! [`Config::grace`] to finish before they are cancelled (requests are still answered
 //! meanwhile), then stop accepting connections, close the idle ones, and give the requests
 //! in flight [`Config::drain_deadline`] to be answered; the connections still open then (a
-//! client stalled mid-request) are dropped. When `serve` returns, no job is `Working` and no
+//! client stalled mid-request) are dropped. When `serve` returns, no job of this instance is
+//! `Working` (in PostgreSQL, every end is recorded; other instances' jobs run on) and no
 //! connection is open: a drain lasts little more than the grace period plus the drain
-//! deadline.
+//! deadline (in PostgreSQL, if the database is unreachable, until this instance's leases run
+//! out).
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -61,7 +76,10 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
-use tasks_recorder::{recorded_task, AsyncTasksRecorder, Counters, RevokeFailReason, TaskState};
+use tasks_recorder::{
+    recorded_task, AsyncTasksRecorder, Counters, RevokeFailReason, TaskInfo, TaskState,
+};
+use tasks_recorder_postgres::PgRecorder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -78,6 +96,13 @@ pub const MAX_URI_LEN: usize = 8192;
 
 /// The port used when neither the first argument nor `JOB_SERVER_PORT` gives one.
 pub const DEFAULT_PORT: u16 = 3000;
+
+/// The recorder's name by default: the `recorder` label of the metrics and, in PostgreSQL,
+/// the name under which instances share their records.
+pub const DEFAULT_RECORDER_NAME: &str = "jobs";
+
+/// A database error of a [`JobServer`] in PostgreSQL (see [`Config::database_url`]).
+pub use tasks_recorder_postgres::Error as DatabaseError;
 
 /// The start of the message of a simulated job's panic.
 pub const SIMULATED_PANIC: &str = "simulated panic";
@@ -103,8 +128,22 @@ pub fn quiet_simulated_panics() {
 }
 
 /// The options of a [`JobServer`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
+    /// Where the records are kept: `None` (the default), in this process's memory; else the
+    /// URL of a PostgreSQL database (`postgres://user:password@host:port/dbname`), where
+    /// every instance connected under the same [`recorder_name`](Self::recorder_name) shares
+    /// them. Used by [`JobServer::from_config`] (not by [`JobServer::new`], which keeps them
+    /// in memory).
+    pub database_url: Option<String>,
+    /// The recorder's name ([`DEFAULT_RECORDER_NAME`] by default): the `recorder` label of the
+    /// metrics and, in PostgreSQL, the name under which instances share their records.
+    pub recorder_name: String,
+    /// In PostgreSQL, how long a running job stays this instance's without a renewal of its
+    /// lease (renewed every third of it; at least 300 ms). When an instance dies, its running
+    /// jobs read `failed` (`lost`) on the others once this has passed, and can be launched
+    /// again there. Unused in memory.
+    pub lease: Duration,
     /// At most this many jobs run at once; the others wait their turn, already `Working`
     /// (`0`: no limit).
     pub max_concurrency: usize,
@@ -128,11 +167,63 @@ pub struct Config {
     pub drain_deadline: Duration,
 }
 
+impl std::fmt::Debug for Config {
+    /// Shows the database URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("recorder_name", &self.recorder_name)
+            .field("lease", &self.lease)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("max_failed", &self.max_failed)
+            .field("max_duration_ms", &self.max_duration_ms)
+            .field("grace", &self.grace)
+            .field("cancel_wait", &self.cancel_wait)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("drain_deadline", &self.drain_deadline)
+            .finish()
+    }
+}
+
+/// `url` with its password, if any, replaced by `***`: `postgres://app:***@db/app`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // The `key=value` form: `host=db user=app password=secret`.
+        return url
+            .split(' ')
+            .map(|part| match part.split_once('=') {
+                Some(("password", _)) => "password=***",
+                _ => part,
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    // The user information ends at the last `@` of the authority, which ends at the first
+    // `/`, `?` or `#`.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return url.to_owned();
+    };
+    format!("{scheme}://{}:***{}", &rest[..colon], &rest[at..])
+}
+
 impl Default for Config {
-    /// 64 jobs at once, 10,000 failed records, jobs of up to 10 minutes, a 5 s grace period,
-    /// 10 s to send a request's headers and 10 s more for its body, a 2 s drain deadline.
+    /// Records in memory, named `jobs` (a 10 s lease in PostgreSQL), 64 jobs at once, 10,000
+    /// failed records, jobs of up to 10 minutes, a 5 s grace period, 10 s to send a request's
+    /// headers and 10 s more for its body, a 2 s drain deadline.
     fn default() -> Self {
         Config {
+            database_url: None,
+            recorder_name: DEFAULT_RECORDER_NAME.to_owned(),
+            lease: Duration::from_secs(10),
             max_concurrency: 64,
             max_failed: 10_000,
             max_duration_ms: 600_000,
@@ -160,7 +251,8 @@ pub struct JobSpec {
 /// Why a job's last attempt failed, as shown by `GET /jobs/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureView {
-    /// `error`, `panicked`, `cancelled`, `shut_down` or `dropped`.
+    /// `error`, `panicked`, `cancelled`, `shut_down`, `dropped` or (in PostgreSQL) `lost`:
+    /// the instance that ran it died or lost the database before it ended.
     pub kind: String,
     /// The panic's message, when there is one.
     pub message: Option<String>,
@@ -203,16 +295,21 @@ impl std::fmt::Display for JobFailed {
 
 impl std::error::Error for JobFailed {}
 
-/// The simulated work of one job, recorded under `id` in `jobs`: the call returns once the
-/// launch is decided (`Ok(())` launched, `Err(state)` refused because the id is `Working` or
-/// `Success`, or `NotFound`/`Failed` when the recorder is closed).
+/// One job, recorded under `id` in `jobs` (in memory): the call returns once the launch is
+/// decided (`Ok(())` launched, `Err(state)` refused because the id is `Working` or `Success`,
+/// or `NotFound`/`Failed` when the recorder is closed).
 #[recorded_task(id = id.clone(), recorder = jobs, error_text)]
 async fn run_job(
     jobs: AsyncTasksRecorder<String>,
     id: String,
     spec: JobSpec,
 ) -> Result<(), JobFailed> {
-    // The simulated work: a real service would call out to storage, a payment API...
+    simulate(&id, spec).await
+}
+
+/// The simulated work of the job `id`.
+async fn simulate(id: &str, spec: JobSpec) -> Result<(), JobFailed> {
+    // A real service would call out to storage, a payment API...
     tokio::time::sleep(Duration::from_millis(spec.duration_ms)).await;
     if spec.panic {
         panic!("{SIMULATED_PANIC} in job {id}");
@@ -225,32 +322,217 @@ async fn run_job(
     Ok(())
 }
 
+/// The answer of an operation that reads or writes the database: in memory, always `Ok`.
+type Db<T> = Result<T, DatabaseError>;
+
+/// Why a revoke was refused.
+enum RevokeRefused {
+    /// Another revoke of the id runs.
+    Revoking,
+    /// The id is not `Success` (any more).
+    NotSuccess,
+}
+
+/// The recorder of the jobs, in memory or in PostgreSQL: the operations the routes use, each
+/// written once for both (the in-memory answers are wrapped in `Ok`).
+#[derive(Debug, Clone)]
+enum Jobs {
+    Memory(AsyncTasksRecorder<String>),
+    Postgres(PgRecorder<String>),
+}
+
+impl Jobs {
+    /// Launches the job `id`: `Ok(Ok(()))` launched, `Ok(Err(state))` refused (see
+    /// [`run_job`]), `Err` the database failed (the job did not start).
+    async fn launch(&self, id: String, spec: JobSpec) -> Db<Result<(), TaskState>> {
+        match self {
+            // The attribute does not support `PgRecorder`: the database mode launches
+            // directly.
+            Jobs::Memory(jobs) => Ok(run_job(jobs.clone(), id, spec).await),
+            Jobs::Postgres(jobs) => {
+                let work = {
+                    let id = id.clone();
+                    async move { simulate(&id, spec).await }
+                };
+                let launched = jobs.launch_with_error_text(id, work).await?;
+                Ok(launched.map_err(|(state, _work)| state))
+            }
+        }
+    }
+
+    async fn task_info(&self, id: &str) -> Db<Option<TaskInfo>> {
+        match self {
+            Jobs::Memory(jobs) => Ok(jobs.task_info(id).await),
+            Jobs::Postgres(jobs) => jobs.task_info(id).await,
+        }
+    }
+
+    async fn query_task_state(&self, id: &str) -> Db<TaskState> {
+        match self {
+            Jobs::Memory(jobs) => Ok(jobs.query_task_state(id).await),
+            Jobs::Postgres(jobs) => jobs.query_task_state(id).await,
+        }
+    }
+
+    /// Revokes the success of `id`; the undo of a simulated job has nothing to undo.
+    async fn revoke(&self, id: String) -> Db<Result<(), RevokeRefused>> {
+        let undo = async { Ok::<(), Infallible>(()) };
+        let revoked = match self {
+            Jobs::Memory(jobs) => jobs.revoke_task_block(id, undo).await,
+            Jobs::Postgres(jobs) => jobs.revoke_task_block(id, undo).await?,
+        };
+        Ok(match revoked {
+            Ok(()) => Ok(()),
+            Err(RevokeFailReason::Revoking(_)) => Err(RevokeRefused::Revoking),
+            Err(RevokeFailReason::NotSuccess(_)) => Err(RevokeRefused::NotSuccess),
+            Err(RevokeFailReason::RevokeTaskError(never)) => match never {},
+        })
+    }
+
+    /// Asks the running attempt of `id` to stop (in PostgreSQL, wherever it runs); whether
+    /// the id was `Working`.
+    async fn cancel(&self, id: &str) -> Db<bool> {
+        match self {
+            Jobs::Memory(jobs) => Ok(jobs.cancel(id)),
+            Jobs::Postgres(jobs) => jobs.cancel(id).await,
+        }
+    }
+
+    /// Waits until `id` is no longer `Working`.
+    async fn wait(&self, id: &str) -> Db<TaskState> {
+        match self {
+            Jobs::Memory(jobs) => Ok(jobs.wait(id).await),
+            Jobs::Postgres(jobs) => jobs.wait(id).await,
+        }
+    }
+
+    async fn remove_failed(&self, id: &str) -> Db<bool> {
+        match self {
+            Jobs::Memory(jobs) => Ok(jobs.remove_failed(id)),
+            Jobs::Postgres(jobs) => jobs.remove_failed(id).await,
+        }
+    }
+
+    async fn ids_in_state(&self, state: TaskState) -> Db<Vec<String>> {
+        match self {
+            Jobs::Memory(jobs) => Ok(jobs.ids_in_state(state).await),
+            Jobs::Postgres(jobs) => jobs.ids_in_state(state).await,
+        }
+    }
+
+    async fn count_in_state(&self, state: TaskState) -> Db<usize> {
+        match self {
+            Jobs::Memory(jobs) => Ok(jobs.count_in_state(state).await),
+            Jobs::Postgres(jobs) => jobs.count_in_state(state).await,
+        }
+    }
+
+    /// The counters; in PostgreSQL, this instance's event counters with the state gauges of
+    /// every instance.
+    async fn counters(&self) -> Db<Counters> {
+        match self {
+            Jobs::Memory(jobs) => Ok(jobs.counters()),
+            Jobs::Postgres(jobs) => jobs.counters().await,
+        }
+    }
+
+    /// How many jobs this instance runs now (no database read).
+    async fn working_here(&self) -> usize {
+        match self {
+            Jobs::Memory(jobs) => jobs.count_in_state(TaskState::Working).await,
+            Jobs::Postgres(jobs) => jobs.running(),
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Jobs::Memory(jobs) => jobs.name(),
+            Jobs::Postgres(jobs) => jobs.name(),
+        }
+    }
+
+    fn close(&self) -> bool {
+        match self {
+            Jobs::Memory(jobs) => jobs.close(),
+            Jobs::Postgres(jobs) => jobs.close(),
+        }
+    }
+
+    /// Lets this instance's jobs finish for `grace`, then cancels the rest; how many it
+    /// cancelled. In PostgreSQL, returns once every end is recorded (or, the database being
+    /// unreachable, once the leases ran out).
+    async fn shutdown_with_grace(&self, grace: Duration) -> usize {
+        match self {
+            Jobs::Memory(jobs) => jobs.shutdown_with_grace(grace).await,
+            Jobs::Postgres(jobs) => jobs.shutdown_with_grace(grace).await,
+        }
+    }
+}
+
 /// The HTTP job service: the recorder of its jobs, its options and its shutdown token.
 #[derive(Debug, Clone)]
 pub struct JobServer {
-    jobs: AsyncTasksRecorder<String>,
+    jobs: Jobs,
     config: Config,
     shutdown: CancellationToken,
 }
 
 impl JobServer {
-    /// A server with the given options and an empty recorder named `jobs`.
+    /// A server with the given options and an empty recorder in memory, named
+    /// [`Config::recorder_name`]; [`Config::database_url`] is not used (see
+    /// [`from_config`](Self::from_config)).
     pub fn new(config: Config) -> Self {
         let jobs = AsyncTasksRecorder::builder()
-            .name("jobs")
+            .name(config.recorder_name.as_str())
             .max_concurrency(config.max_concurrency)
             .max_failed(config.max_failed)
             .build();
         JobServer {
-            jobs,
+            jobs: Jobs::Memory(jobs),
             config,
             shutdown: CancellationToken::new(),
         }
     }
 
-    /// The recorder of the jobs (a handle to the same records).
-    pub fn jobs(&self) -> &AsyncTasksRecorder<String> {
-        &self.jobs
+    /// A server with the given options, its records where [`Config::database_url`] says: in
+    /// memory as [`new`](Self::new) without a URL, else in that PostgreSQL database under
+    /// [`Config::recorder_name`], shared with every instance connected to it under that name.
+    /// Must be called inside the Tokio runtime that will serve (the recorder's background
+    /// tasks run there).
+    ///
+    /// # Errors
+    /// The URL is invalid, or the database cannot be reached or set up.
+    pub async fn from_config(config: Config) -> Result<Self, DatabaseError> {
+        let Some(url) = config.database_url.as_deref() else {
+            return Ok(JobServer::new(config));
+        };
+        let jobs = PgRecorder::<String>::builder()
+            .lease(config.lease)
+            .max_concurrency(config.max_concurrency)
+            .max_failed(config.max_failed)
+            .connect(url, &config.recorder_name)
+            .await?;
+        Ok(JobServer {
+            jobs: Jobs::Postgres(jobs),
+            config,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The recorder of the jobs (a handle to the same records) when they are in memory.
+    pub fn jobs(&self) -> Option<&AsyncTasksRecorder<String>> {
+        match &self.jobs {
+            Jobs::Memory(jobs) => Some(jobs),
+            Jobs::Postgres(_) => None,
+        }
+    }
+
+    /// The recorder of the jobs (a handle to the same records) when they are in PostgreSQL.
+    pub fn pg_jobs(&self) -> Option<&PgRecorder<String>> {
+        match &self.jobs {
+            Jobs::Memory(_) => None,
+            Jobs::Postgres(jobs) => Some(jobs),
+        }
     }
 
     /// The token that starts the drain when cancelled: `POST /shutdown` cancels it; cancel it
@@ -328,10 +610,15 @@ impl JobServer {
                     open
                 }
             };
+        let (counters, counters_error) = match self.jobs.counters().await {
+            Ok(counters) => (counters, None),
+            Err(e) => (Counters::default(), Some(e.to_string())),
+        };
         Ok(Drained {
             cancelled,
             connections_dropped,
-            counters: self.jobs.counters(),
+            counters,
+            counters_error,
         })
     }
 }
@@ -445,15 +732,18 @@ async fn refuse_long_request_line(mut stream: TcpStream, linger: Duration) {
 }
 
 /// What a drain did, returned by [`JobServer::serve`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Drained {
     /// Jobs still running when the grace period ran out, and so cancelled.
     pub cancelled: usize,
     /// Connections still open at the drain deadline, and so dropped (a client stalled in the
     /// middle of a request, say).
     pub connections_dropped: usize,
-    /// The recorder's counters after the drain.
+    /// The recorder's counters after the drain (in PostgreSQL, this instance's event
+    /// counters, and the state gauges of every instance; all zero if they could not be read).
     pub counters: Counters,
+    /// Why the counters could not be read (the database failed), if so.
+    pub counters_error: Option<String>,
 }
 
 /// Watches interrupts, each a completion of `next_interrupt` (e.g. [`tokio::signal::ctrl_c`]):
@@ -489,6 +779,77 @@ pub fn port_from(arg: Option<String>, env: Option<String>) -> Result<u16, String
             .parse()
             .map_err(|_| format!("not a port number (0-65535): {text:?}")),
     }
+}
+
+/// The command line of the `job_server` example: `job_server [PORT] [--database-url URL]`.
+pub const USAGE: &str = "usage: job_server [PORT] [--database-url URL]\n  \
+    PORT: else JOB_SERVER_PORT, else 3000; 0 = any free port\n  \
+    --database-url URL: else DATABASE_URL; keep the jobs in this PostgreSQL database, shared \
+    with every instance using it (without one: in memory)";
+
+/// What the command line and the environment ask of the `job_server` example.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Args {
+    /// The port to listen on (see [`port_from`]).
+    pub port: u16,
+    /// The PostgreSQL database to keep the jobs in, if any.
+    pub database_url: Option<String>,
+}
+
+impl std::fmt::Debug for Args {
+    /// Shows the database URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Args")
+            .field("port", &self.port)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .finish()
+    }
+}
+
+/// Reads the arguments (without the program's name) `[PORT] [--database-url URL]` (or
+/// `--database-url=URL`, before or after the port), with the values of `JOB_SERVER_PORT`
+/// (`port_env`) and `DATABASE_URL` (`database_env`) for what they do not give. An empty
+/// database URL is none: the jobs are kept in memory.
+///
+/// # Errors
+/// An unknown option, a missing URL after `--database-url`, a second port, or a port that is
+/// not a number from 0 to 65535.
+pub fn args_from(
+    args: impl IntoIterator<Item = String>,
+    port_env: Option<String>,
+    database_env: Option<String>,
+) -> Result<Args, String> {
+    const FLAG: &str = "--database-url";
+    let mut args = args.into_iter();
+    let mut port = None;
+    let mut database_url = None;
+    while let Some(arg) = args.next() {
+        if arg == FLAG {
+            let url = args
+                .next()
+                .ok_or_else(|| format!("{FLAG} needs a URL, e.g. {FLAG} postgres://app@db/app"))?;
+            database_url = Some(url);
+        } else if let Some(url) = arg.strip_prefix("--database-url=") {
+            database_url = Some(url.to_owned());
+        } else if arg.starts_with('-') && arg.len() > 1 {
+            return Err(format!("unknown option {arg:?}"));
+        } else if port.is_some() {
+            return Err(format!(
+                "unexpected argument {arg:?}: the port is already given"
+            ));
+        } else {
+            port = Some(arg);
+        }
+    }
+    Ok(Args {
+        port: port_from(port, port_env)?,
+        database_url: database_url
+            .or(database_env)
+            .filter(|url| !url.trim().is_empty()),
+    })
 }
 
 /// An answer with a JSON body `{"error": message}`.
@@ -544,9 +905,17 @@ fn parse_state(name: &str) -> Option<TaskState> {
         .find(|state| state.as_str() == name)
 }
 
+/// `503` with a JSON body saying what failed in the database.
+fn database_error(e: &DatabaseError) -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the database failed: {e}"),
+    )
+}
+
 /// The view of `id` now.
-async fn view(jobs: &AsyncTasksRecorder<String>, id: &str) -> JobView {
-    match jobs.task_info(id).await {
+async fn view(jobs: &Jobs, id: &str) -> Db<JobView> {
+    Ok(match jobs.task_info(id).await? {
         None => JobView {
             id: id.to_owned(),
             state: TaskState::NotFound.to_string(),
@@ -563,6 +932,21 @@ async fn view(jobs: &AsyncTasksRecorder<String>, id: &str) -> JobView {
                 ms_ago: u64::try_from(failure.at.elapsed().as_millis()).unwrap_or(u64::MAX),
             }),
         },
+    })
+}
+
+/// The view of `id` after an operation that did what it was asked: the [`JobView`] as JSON, or
+/// if it cannot be read (the database failed), `{"id": ..., "error": "..."}` (the answer's
+/// status still says what the operation did).
+async fn view_after(jobs: &Jobs, id: &str) -> serde_json::Value {
+    match view(jobs, id).await {
+        Ok(view) => serde_json::to_value(view).unwrap_or_else(
+            |e| serde_json::json!({ "id": id, "error": format!("the job's view: {e}") }),
+        ),
+        Err(e) => serde_json::json!({
+            "id": id,
+            "error": format!("the job's state could not be read: {e}"),
+        }),
     }
 }
 
@@ -630,10 +1014,14 @@ async fn put_job(
             ),
         );
     }
-    match run_job(server.jobs.clone(), id.clone(), spec).await {
+    let launched = match server.jobs.launch(id.clone(), spec).await {
+        Ok(launched) => launched,
+        Err(e) => return database_error(&e),
+    };
+    match launched {
         Ok(()) => {
             let location = format!("/jobs/{id}");
-            let view = view(&server.jobs, &id).await;
+            let view = view_after(&server.jobs, &id).await;
             (
                 StatusCode::ACCEPTED,
                 [(header::LOCATION, location)],
@@ -645,7 +1033,7 @@ async fn put_job(
             error(StatusCode::CONFLICT, format!("job {id} is already running"))
         }
         Err(TaskState::Success) => {
-            (StatusCode::OK, Json(view(&server.jobs, &id).await)).into_response()
+            (StatusCode::OK, Json(view_after(&server.jobs, &id).await)).into_response()
         }
         // Refused while `NotFound` or `Failed`: the recorder is closed.
         Err(_) => error(
@@ -664,7 +1052,10 @@ async fn get_job(
         Ok(id) => id,
         Err(bad) => return bad.into_response(),
     };
-    let view = view(&server.jobs, &id).await;
+    let view = match view(&server.jobs, &id).await {
+        Ok(view) => view,
+        Err(e) => return database_error(&e),
+    };
     let status = if view.state == TaskState::NotFound.as_str() {
         StatusCode::NOT_FOUND
     } else {
@@ -691,7 +1082,10 @@ async fn list_jobs(
     let Some(name) = query.state else {
         let mut counts = BTreeMap::new();
         for state in [TaskState::Working, TaskState::Success, TaskState::Failed] {
-            counts.insert(state.as_str(), server.jobs.count_in_state(state).await);
+            match server.jobs.count_in_state(state).await {
+                Ok(count) => counts.insert(state.as_str(), count),
+                Err(e) => return database_error(&e),
+            };
         }
         return Json(counts).into_response();
     };
@@ -701,7 +1095,10 @@ async fn list_jobs(
             format!("unknown state {name:?}: use working, success or failed"),
         );
     };
-    let mut ids = server.jobs.ids_in_state(state).await;
+    let mut ids = match server.jobs.ids_in_state(state).await {
+        Ok(ids) => ids,
+        Err(e) => return database_error(&e),
+    };
     ids.sort_unstable();
     Json(serde_json::json!({
         "state": state.as_str(),
@@ -721,64 +1118,74 @@ async fn delete_job(
         Err(bad) => return bad.into_response(),
     };
     let jobs = &server.jobs;
-    let answer = |action: &'static str, status: StatusCode, view: JobView| {
+    let answer = |action: &'static str, status: StatusCode, view: serde_json::Value| {
         (
             status,
             Json(serde_json::json!({ "action": action, "job": view })),
         )
             .into_response()
     };
-    match jobs.query_task_state(&id).await {
-        TaskState::Success => {
-            // The undo of a simulated job has nothing to undo.
-            let undo = async { Ok::<(), Infallible>(()) };
-            match jobs.revoke_task_block(id.clone(), undo).await {
-                Ok(()) => answer("revoked", StatusCode::OK, view(jobs, &id).await),
-                Err(RevokeFailReason::Revoking(_)) => error(
-                    StatusCode::CONFLICT,
-                    format!("job {id} is already being revoked"),
-                ),
-                Err(RevokeFailReason::NotSuccess(_)) => error(
-                    StatusCode::CONFLICT,
-                    format!("job {id} changed state meanwhile; try again"),
-                ),
-                Err(RevokeFailReason::RevokeTaskError(never)) => match never {},
-            }
-        }
+    let state = match jobs.query_task_state(&id).await {
+        Ok(state) => state,
+        Err(e) => return database_error(&e),
+    };
+    match state {
+        TaskState::Success => match jobs.revoke(id.clone()).await {
+            Ok(Ok(())) => answer("revoked", StatusCode::OK, view_after(jobs, &id).await),
+            Ok(Err(RevokeRefused::Revoking)) => error(
+                StatusCode::CONFLICT,
+                format!("job {id} is already being revoked"),
+            ),
+            Ok(Err(RevokeRefused::NotSuccess)) => error(
+                StatusCode::CONFLICT,
+                format!("job {id} changed state meanwhile; try again"),
+            ),
+            Err(e) => database_error(&e),
+        },
         TaskState::Working => {
-            if !jobs.cancel(&id) {
-                return error(
-                    StatusCode::CONFLICT,
-                    format!("job {id} finished meanwhile; try again"),
-                );
+            match jobs.cancel(&id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return error(
+                        StatusCode::CONFLICT,
+                        format!("job {id} finished meanwhile; try again"),
+                    )
+                }
+                Err(e) => return database_error(&e),
             }
-            // Cancelled at its next `.await`: give it a moment to show its end.
+            // Cancelled at its next `.await` (in PostgreSQL, once the instance that runs it
+            // hears of it): give it a moment to show its end. `202` if it has not yet (or
+            // the database failed meanwhile): the cancel is asked, the end is to come.
             let stopped = tokio::time::timeout(server.config.cancel_wait, jobs.wait(&id)).await;
-            let status = if stopped.is_ok() {
+            let status = if matches!(stopped, Ok(Ok(_))) {
                 StatusCode::OK
             } else {
                 StatusCode::ACCEPTED
             };
-            answer("cancelled", status, view(jobs, &id).await)
+            answer("cancelled", status, view_after(jobs, &id).await)
         }
-        TaskState::Failed => {
-            if jobs.remove_failed(&id) {
-                answer("removed", StatusCode::OK, view(jobs, &id).await)
-            } else {
-                error(
-                    StatusCode::CONFLICT,
-                    format!("job {id} changed state meanwhile; try again"),
-                )
-            }
-        }
+        TaskState::Failed => match jobs.remove_failed(&id).await {
+            Ok(true) => answer("removed", StatusCode::OK, view_after(jobs, &id).await),
+            Ok(false) => error(
+                StatusCode::CONFLICT,
+                format!("job {id} changed state meanwhile; try again"),
+            ),
+            Err(e) => database_error(&e),
+        },
         TaskState::NotFound => error(StatusCode::NOT_FOUND, format!("no job {id}")),
     }
 }
 
 /// `GET /metrics`: the counters in the Prometheus text exposition format (version 0.0.4),
-/// with the metric names of `AsyncTasksRecorder::publish_metrics`.
+/// with the metric names of `AsyncTasksRecorder::publish_metrics`. In PostgreSQL, the event
+/// counters are this instance's, and the state gauges (`tasks_recorder_tasks`) count every
+/// instance's jobs, read from the database.
 async fn metrics(State(server): State<JobServer>) -> Response {
-    let text = prometheus_text(server.jobs.name(), &server.jobs.counters());
+    let counters = match server.jobs.counters().await {
+        Ok(counters) => counters,
+        Err(e) => return database_error(&e),
+    };
+    let text = prometheus_text(server.jobs.name(), &counters);
     (
         [(
             header::CONTENT_TYPE,
@@ -794,7 +1201,7 @@ pub fn prometheus_text(name: &str, counters: &Counters) -> String {
     let c = counters;
     // (name, type, help, label, [(label value, value)])
     type Family<'a> = (&'a str, &'a str, &'a str, &'a str, Vec<(&'a str, u64)>);
-    let families: [Family<'_>; 6] = [
+    let families: [Family<'_>; 7] = [
         (
             "tasks_recorder_launched_total",
             "counter",
@@ -824,7 +1231,15 @@ pub fn prometheus_text(name: &str, counters: &Counters) -> String {
                 ("panicked", c.panicked_total),
                 ("cancelled", c.cancelled_total),
                 ("dropped", c.dropped_total),
+                ("lost", c.lost_total),
             ],
+        ),
+        (
+            "tasks_recorder_fenced_total",
+            "counter",
+            "Ends of attempts or revokes that came too late and changed nothing.",
+            "",
+            vec![("", c.fenced_total)],
         ),
         (
             "tasks_recorder_revoked_total",
@@ -890,7 +1305,8 @@ async fn shutdown(State(server): State<JobServer>) -> Response {
         StatusCode::ACCEPTED,
         Json(serde_json::json!({
             "status": "draining",
-            "working": server.jobs.count_in_state(TaskState::Working).await,
+            // This instance's: in PostgreSQL, other instances' jobs run on.
+            "working": server.jobs.working_here().await,
         })),
     )
         .into_response()

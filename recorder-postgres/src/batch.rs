@@ -67,7 +67,9 @@ pub(crate) async fn claimer<T: PgId>(
 
 /// Claims `batch` in one statement and answers each launch.
 async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>, nonce: i64) {
-    let keys: Vec<&[u8]> = batch.iter().map(|request| request.key.as_slice()).collect();
+    let mut keys: Vec<&[u8]> = batch.iter().map(|request| request.key.as_slice()).collect();
+    // One lock order for every claim: concurrent batches sharing ids do not deadlock.
+    keys.sort_unstable();
     let single = (batch.len() == 1).then(|| keys[0]);
     let lease = shared.lease_ms();
     let rows = shared

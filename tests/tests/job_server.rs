@@ -8,6 +8,9 @@
 //! test (and are then cancelled). What reqwest cannot send (a request that stalls halfway, a
 //! URI over 64 KiB, a path with `.` segments) is written on a raw TCP stream; the server's own
 //! read timeouts and drain deadline, shortened by the config, are what end those tests.
+//!
+//! The records are in memory here; `job_server_pg.rs` runs instances that share them in
+//! PostgreSQL.
 #![forbid(unsafe_code)]
 
 use std::io;
@@ -60,7 +63,7 @@ impl Harness {
         let address = listener.local_addr().expect("bound address");
         assert!(address.ip().is_loopback());
         let server = JobServer::new(config);
-        let jobs = server.jobs().clone();
+        let jobs = server.jobs().expect("records in memory").clone();
         let stop = server.shutdown_token();
         let server = tokio::spawn(server.serve(listener));
         let client = reqwest::Client::builder()
@@ -874,4 +877,79 @@ async fn a_second_interrupt_ends_the_watch() {
     let watched = job_server::watch_interrupts(unwatchable, stop.clone()).await;
     assert!(watched.is_err());
     assert!(!stop.is_cancelled());
+}
+
+#[test]
+fn the_command_line_gives_a_port_and_a_database_url() {
+    let args = |list: &[&str], port: Option<&str>, database: Option<&str>| {
+        job_server::args_from(
+            list.iter().map(|arg| (*arg).to_owned()),
+            port.map(str::to_owned),
+            database.map(str::to_owned),
+        )
+    };
+    let url = "postgres://app:secret@db:5432/app";
+    let memory = |port| job_server::Args {
+        port,
+        database_url: None,
+    };
+    let database = |port| job_server::Args {
+        port,
+        database_url: Some(url.to_owned()),
+    };
+    assert_eq!(args(&[], None, None), Ok(memory(job_server::DEFAULT_PORT)));
+    assert_eq!(args(&["3001"], Some("4000"), None), Ok(memory(3001)));
+    assert_eq!(args(&[], Some("4000"), None), Ok(memory(4000)));
+    assert_eq!(args(&["3001"], None, Some(url)), Ok(database(3001)));
+    assert_eq!(
+        args(&["3001", "--database-url", url], None, None),
+        Ok(database(3001))
+    );
+    assert_eq!(
+        args(
+            &["--database-url", url, "3001"],
+            None,
+            Some("postgres://other/db")
+        ),
+        Ok(database(3001))
+    );
+    assert_eq!(
+        args(&[&format!("--database-url={url}")], Some("0"), None),
+        Ok(database(0))
+    );
+    // An empty DATABASE_URL is none.
+    assert_eq!(args(&["3001"], None, Some("")), Ok(memory(3001)));
+    for bad in [
+        &["--database-url"][..],
+        &["--verbose"],
+        &["3001", "3002"],
+        &["port"],
+        &["70000"],
+    ] {
+        assert!(args(bad, None, None).is_err(), "{bad:?} accepted");
+    }
+    // The password never shows.
+    let shown = format!("{:?}", args(&["--database-url", url], None, None));
+    assert!(!shown.contains("secret"), "{shown}");
+    assert_eq!(
+        job_server::redact_url(url),
+        "postgres://app:***@db:5432/app"
+    );
+    assert_eq!(
+        job_server::redact_url("postgres://app@db/app"),
+        "postgres://app@db/app"
+    );
+    assert_eq!(
+        job_server::redact_url("host=db user=app password=secret"),
+        "host=db user=app password=***"
+    );
+    let config = Config {
+        database_url: Some(url.to_owned()),
+        ..Config::default()
+    };
+    let shown = format!("{config:?}");
+    assert!(
+        !shown.contains("secret") && shown.contains("app:***@db"),
+        "{shown}"
+    );
 }
