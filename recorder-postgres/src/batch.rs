@@ -21,6 +21,9 @@ use crate::sql;
 /// At most this many ids in one claim or end statement.
 const MAX_BATCH: usize = 2048;
 
+/// How many times a claim the database aborted to resolve a conflict is run again.
+const MAX_CONFLICT_RETRIES: u32 = 8;
+
 /// Runs the claimer until every handle of the recorder is gone. At most `in_flight` batches
 /// are committing at once.
 pub(crate) async fn claimer<T: PgId>(
@@ -68,31 +71,34 @@ pub(crate) async fn claimer<T: PgId>(
 /// Claims `batch` in one statement and answers each launch.
 async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>, nonce: i64) {
     let mut keys: Vec<&[u8]> = batch.iter().map(|request| request.key.as_slice()).collect();
-    // One lock order for every claim: concurrent batches sharing ids do not deadlock.
+    // One lock order for every statement that locks many rows (claims, ends, renewals): by
+    // key. Concurrent statements sharing ids then wait for each other, never deadlock.
     keys.sort_unstable();
     let single = (batch.len() == 1).then(|| keys[0]);
     let lease = shared.lease_ms();
-    let rows = shared
-        .query(
-            "launch",
-            single,
-            sql::CLAIM,
-            &[&shared.settings.name, &keys, &shared.owner, &lease, &nonce],
-        )
-        .await;
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(error) => {
-            // Nothing was claimed: every launch of the batch fails with the error.
-            for request in batch {
-                let error = Error::new(
-                    "launch",
-                    Some(crate::error::describe_key(&request.key)),
-                    error.kind().clone(),
-                );
-                let _ = request.answer.send(Err(error));
+    let mut tries = 0;
+    let rows = loop {
+        let rows = shared
+            .query(
+                "launch",
+                single,
+                sql::CLAIM,
+                &[&shared.settings.name, &keys, &shared.owner, &lease, &nonce],
+            )
+            .await;
+        match rows {
+            // Aborted to resolve a conflict with another statement (e.g. a revoke or a
+            // trim, which lock in another order): nothing was committed, so run it again.
+            Err(error) if error.is_conflict() && tries < MAX_CONFLICT_RETRIES => tries += 1,
+            Ok(rows) => break rows,
+            Err(error) => {
+                // Nothing was claimed: every launch of the batch fails with the error.
+                for request in batch {
+                    let id = Some(crate::error::describe_key(&request.key));
+                    let _ = request.answer.send(Err(error.for_id(id)));
+                }
+                return;
             }
-            return;
         }
     };
     let mut answers: HashMap<Vec<u8>, Claim> = HashMap::with_capacity(rows.len());
@@ -254,7 +260,10 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
     let mut states: Vec<i16> = Vec::new();
     let mut kinds: Vec<Option<i16>> = Vec::new();
     let mut messages: Vec<Option<&str>> = Vec::new();
-    for queued in queued {
+    // In key order, the lock order of every statement that locks many rows.
+    let mut sorted: Vec<&Queued> = queued.iter().collect();
+    sorted.sort_unstable_by(|a, b| end_key(a).cmp(end_key(b)));
+    for queued in sorted {
         if let End::Attempt {
             key,
             attempt,
@@ -335,6 +344,13 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
             .await;
     }
     Ok(())
+}
+
+/// The id key of a queued end.
+fn end_key(queued: &Queued) -> &[u8] {
+    match &queued.end {
+        End::Attempt { key, .. } | End::RevokeFailed { key, .. } => key,
+    }
 }
 
 /// Stops every local attempt: the lease of this process is lost.

@@ -13,6 +13,9 @@ pub struct Error {
     id: Option<String>,
     kind: ErrorKind,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// The database aborted the statement to resolve a conflict (a deadlock, or a
+    /// serialization failure): nothing was committed, and running it again is safe.
+    conflict: bool,
 }
 
 /// Why a [`PgRecorder`](crate::PgRecorder) operation failed.
@@ -55,6 +58,7 @@ impl Error {
             id,
             kind,
             source: None,
+            conflict: false,
         }
     }
 
@@ -73,6 +77,7 @@ impl Error {
             id,
             kind,
             source: Some(Box::new(source)),
+            conflict: false,
         }
     }
 
@@ -82,12 +87,35 @@ impl Error {
         E: std::error::Error + Send + Sync + 'static,
     {
         let kind = classify(&source);
+        let conflict = sql_state(&source).is_some_and(|code| code == "40P01" || code == "40001");
         Error {
             operation,
             id,
             kind,
             source: Some(Box::new(source)),
+            conflict,
         }
+    }
+
+    /// The same error, for the id `id` (a statement for many ids failed for each of them).
+    pub(crate) fn for_id(&self, id: Option<String>) -> Self {
+        let source: Option<Box<dyn std::error::Error + Send + Sync>> = self
+            .source
+            .as_ref()
+            .map(|source| Box::new(Message(source.to_string())) as _);
+        Error {
+            operation: self.operation,
+            id,
+            kind: self.kind.clone(),
+            source,
+            conflict: self.conflict,
+        }
+    }
+
+    /// Whether the database aborted the statement to resolve a conflict with another
+    /// transaction (a deadlock or a serialization failure): nothing was committed.
+    pub(crate) fn is_conflict(&self) -> bool {
+        self.conflict
     }
 
     /// The operation that failed, e.g. `"launch"`.
@@ -109,6 +137,33 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(self.kind, ErrorKind::Connection | ErrorKind::Timeout(_))
     }
+}
+
+/// The text of an error, kept when the error itself cannot be shared.
+#[derive(Debug)]
+struct Message(String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
+/// The SQLSTATE of a database error, if `error` is or wraps one.
+fn sql_state(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if let Some(db) = e
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(tokio_postgres::Error::as_db_error)
+        {
+            return Some(db.code().code().to_owned());
+        }
+        cause = e.source();
+    }
+    None
 }
 
 /// A lost or refused connection, or a server shutting down, is a connection error.

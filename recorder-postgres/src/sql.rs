@@ -90,31 +90,49 @@ pub(crate) const CLAIM: &str = concat!(
 
 /// Records the ends of a batch of attempts: `$1` recorder, `$2` ids, `$3` attempt numbers,
 /// `$4` new states (1 or 3), `$5` failure kinds, `$6` messages, `$7` owner, `$8` the
-/// recorder's notification channel. Fenced: a row changes only if it is still that attempt's,
-/// ours, and its lease has not run out. Returns the ids and attempts it changed, and notifies
+/// recorder's notification channel. The rows are locked in key order first (the order of
+/// claims and renewals). Fenced: a row changes only if it is still that attempt's, ours, and
+/// its lease has not run out. Returns the ids and attempts it changed, and notifies
 /// the recorder's channel once if it changed any.
 pub(crate) const FINISH: &str = "
-WITH done AS (
+WITH u AS (
+    SELECT * FROM unnest($2::bytea[], $3::int4[], $4::int2[], $5::int2[], $6::text[])
+        AS u(id, attempt, state, kind, message)
+), locked AS (
+    SELECT r.id FROM tasks_recorder_records AS r JOIN u ON r.id = u.id
+    WHERE r.recorder = $1
+    ORDER BY r.id
+    FOR UPDATE OF r
+), done AS (
     UPDATE tasks_recorder_records AS r SET
         state = u.state, owner = NULL, lease_until = NULL, cancel_requested = false,
         failure_kind = u.kind, failure_message = u.message,
         failed_at = CASE WHEN u.state = 3 THEN clock_timestamp() END
-    FROM unnest($2::bytea[], $3::int4[], $4::int2[], $5::int2[], $6::text[])
-        AS u(id, attempt, state, kind, message)
-    WHERE r.recorder = $1 AND r.id = u.id AND r.state = 0 AND r.attempts = u.attempt
+    FROM u
+    WHERE r.recorder = $1 AND r.id = u.id AND r.id IN (SELECT id FROM locked)
+      AND r.state = 0 AND r.attempts = u.attempt
       AND r.owner = $7 AND r.lease_until >= clock_timestamp()
     RETURNING r.id, r.attempts
 )
 SELECT d.id, d.attempts FROM done d CROSS JOIN (SELECT pg_notify($8, '')) AS n";
 
 /// Renews every lease of an owner in one statement: `$1` owner, `$2` lease in milliseconds.
-/// Only unexpired leases are renewed (an expired one is lost for good). Returns how many it
-/// renewed, and the ids and attempts whose cancellation was asked by another process.
+/// Only unexpired leases are renewed (an expired one is lost for good). The rows are locked
+/// in key order first, the order claims and ends lock in, so a renewal never deadlocks with
+/// them. Returns how many it renewed, and the ids and attempts whose cancellation was asked
+/// by another process.
 pub(crate) const RENEW: &str = "
-WITH renewed AS (
-    UPDATE tasks_recorder_records SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
+WITH mine AS (
+    SELECT recorder, id FROM tasks_recorder_records
     WHERE owner = $1 AND state IN (0, 2) AND lease_until >= clock_timestamp()
-    RETURNING id, attempts, state, cancel_requested
+    ORDER BY recorder, id
+    FOR UPDATE
+), renewed AS (
+    UPDATE tasks_recorder_records AS r SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
+    FROM mine
+    WHERE r.recorder = mine.recorder AND r.id = mine.id
+      AND r.owner = $1 AND r.state IN (0, 2) AND r.lease_until >= clock_timestamp()
+    RETURNING r.id, r.attempts, r.state, r.cancel_requested
 )
 SELECT count(*)::int8,
        coalesce(array_agg(id) FILTER (WHERE cancel_requested AND state = 0), '{}'),

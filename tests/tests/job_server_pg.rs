@@ -395,7 +395,6 @@ fn two_instances_share_their_jobs_and_launch_each_id_once() {
         }
         let mut answers: Vec<Vec<String>> = vec![Vec::new(); IDS];
         let mut accepted = [0usize; IDS];
-        let mut unavailable = 0;
         while let Some(joined) = race.join_next().await {
             let (id, instance, round, (status, body)) = joined.expect("a racer did not panic");
             answers[id].push(format!("{instance}#{round}: {status} {body}"));
@@ -403,21 +402,10 @@ fn two_instances_share_their_jobs_and_launch_each_id_once() {
                 StatusCode::ACCEPTED => accepted[id] += 1,
                 StatusCode::CONFLICT => assert!(body["error"].is_string(), "{body}"),
                 StatusCode::OK => assert_eq!(body["state"], "success", "{body}"),
-                // A launch whose claim did not commit (the database refused it): nothing
-                // was launched.
-                StatusCode::SERVICE_UNAVAILABLE => {
-                    let error = body["error"].as_str().unwrap_or_default();
-                    assert!(error.starts_with("the database failed"), "{body}");
-                    unavailable += 1;
-                }
+                // Racing claims of the same ids must never fail (a deadlock between two
+                // claim statements once made them 503).
                 other => panic!("race-{id}, {instance} round {round}: {other}: {body}"),
             }
-        }
-        if unavailable > 0 {
-            eprintln!(
-                "{unavailable} of {} racing PUTs got 503 (a database error)",
-                IDS * PUTS_PER_INSTANCE * 2
-            );
         }
         for (id, count) in accepted.iter().enumerate() {
             assert!(
