@@ -42,8 +42,36 @@ async fn renew<T: PgId>(shared: &Shared<T>) {
     const OPERATION: &str = "renew leases";
     let sent = Instant::now();
     let lease = shared.lease_ms();
+    let (mut keys, mut numbers, mut states) = (Vec::new(), Vec::new(), Vec::new());
+    for (key, local) in shared.local().iter() {
+        keys.push(key.clone());
+        numbers.push(i64::from(local.attempt));
+        states.push(sql::WORKING);
+    }
+    for (key, token) in shared
+        .revoking
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+    {
+        keys.push(key.clone());
+        numbers.push(*token);
+        states.push(sql::REVOKING);
+    }
+    if keys.is_empty() {
+        *shared
+            .renewed_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = sent;
+        return;
+    }
     let answer = shared
-        .query_opt(OPERATION, None, sql::RENEW, &[&shared.owner, &lease])
+        .query_opt(
+            OPERATION,
+            None,
+            sql::RENEW,
+            &[&shared.owner, &lease, &keys, &numbers, &states],
+        )
         .await;
     let row = match answer {
         Ok(Some(row)) => row,
@@ -73,7 +101,7 @@ async fn renew<T: PgId>(shared: &Shared<T>) {
         shared,
         cancel_keys.into_iter().zip(cancel_attempts).collect(),
     );
-    let local = shared.local().len() as i64;
+    let local = keys.len() as i64;
     if renewed < local {
         // Some local attempt was not renewed: find which, and stop those claimed before
         // this renewal (their lease ran out, or a newer attempt owns the id).

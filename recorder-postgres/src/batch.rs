@@ -148,7 +148,7 @@ fn abandon<T: PgId>(shared: &Arc<Shared<T>>, key: Vec<u8>, attempt: u32) {
             run: Arc::new(tasks_recorder::store::Running::spawned()),
         },
         _hold: shared.machinery().hold(),
-        give_up_at: shared.give_up_at(),
+        give_up_at: shared.give_up_at(Some(Instant::now())),
     };
     let _ = shared.ends.send(queued);
 }

@@ -164,6 +164,7 @@ impl<T: PgId> PgBuilder<T> {
             channel: identity.channel,
             cancel_channel: identity.cancel_channel,
             local: Mutex::new(HashMap::new()),
+            revoking: Mutex::new(HashMap::new()),
             claims,
             ends,
             changes: watch::Sender::new(0),

@@ -400,9 +400,15 @@ impl<T: PgId> PgRecorder<T> {
                 }));
             }
         };
+        shared
+            .revoking
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.clone(), token);
         let revocation = Revocation::new(&**shared, id, token as u64);
         let undone = revoke_task.await;
         revocation.disarm();
+        shared.end_local_revoke(&key, token);
         let (sql, revoked) = match &undone {
             Ok(_) => (sql::REVOKED, true),
             Err(_) => (sql::REVOKE_FAILED, false),

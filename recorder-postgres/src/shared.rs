@@ -85,6 +85,9 @@ pub(crate) struct Shared<T> {
     /// The channel cancellations of this owner's attempts are notified on.
     pub(crate) cancel_channel: String,
     pub(crate) local: Mutex<HashMap<Vec<u8>, Local>>,
+    /// The revokes this process runs, by id key: their revoke numbers. Their leases are
+    /// renewed with the attempts'.
+    pub(crate) revoking: Mutex<HashMap<Vec<u8>, i64>>,
     pub(crate) claims: mpsc::UnboundedSender<ClaimRequest>,
     pub(crate) ends: mpsc::UnboundedSender<Queued>,
     /// Bumped whenever records may have changed: a notification, a local write, a
@@ -169,6 +172,14 @@ impl<T: PgId> Shared<T> {
         self.local.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The revoke number `token` of `key` ended here: its lease is no longer renewed.
+    pub(crate) fn end_local_revoke(&self, key: &[u8], token: i64) {
+        let mut revoking = self.revoking.lock().unwrap_or_else(PoisonError::into_inner);
+        if revoking.get(key) == Some(&token) {
+            revoking.remove(key);
+        }
+    }
+
     /// Records may have changed: wakes the waiters to read their ids again.
     pub(crate) fn changed(&self) {
         self.changes
@@ -194,21 +205,22 @@ impl<T: PgId> Shared<T> {
         picked.len()
     }
 
-    /// The latest moment a queued end can still be recorded: the lease of anything this
-    /// process owns runs out at least a lease after the last renewal sent.
-    pub(crate) fn give_up_at(&self) -> Instant {
+    /// The latest moment a queued end can still be recorded: the lease of what this process
+    /// owns runs out no sooner than a lease after the last renewal sent, or after the claim
+    /// (`started`) if that came later.
+    pub(crate) fn give_up_at(&self, started: Option<Instant>) -> Instant {
         let renewed = *self
             .renewed_at
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        renewed + self.settings.lease
+        renewed.max(started.unwrap_or(renewed)) + self.settings.lease
     }
 
-    fn queue(&self, end: End) {
+    fn queue(&self, end: End, started: Option<Instant>) {
         let queued = Queued {
             end,
             _hold: self.machinery.hold(),
-            give_up_at: self.give_up_at(),
+            give_up_at: self.give_up_at(started),
         };
         if let Err(lost) = self.ends.send(queued) {
             // The writer is gone (the recorder was dropped): the end cannot be recorded, and
@@ -231,35 +243,44 @@ impl<T: PgId> Store<T> for Shared<T> {
     /// recorded, and a shutdown waits for that.
     fn settle(&self, id: &T, attempt: u32, outcome: Outcome, run: &Arc<Running>) {
         let key = id.key_bytes().into_owned();
-        {
+        let started = {
             let mut local = self.local();
-            if local.get(&key).is_some_and(|l| l.attempt == attempt) {
-                local.remove(&key);
+            match local.get(&key) {
+                Some(l) if l.attempt == attempt => local.remove(&key).map(|l| l.claimed_at),
+                _ => None,
             }
-        }
+        };
         let failure = failure_of(outcome, run.stopped_by());
         let state = if failure.is_some() {
             sql::FAILED
         } else {
             sql::SUCCESS
         };
-        self.queue(End::Attempt {
-            key,
-            attempt,
-            state,
-            failure,
-            run: Arc::clone(run),
-        });
+        self.queue(
+            End::Attempt {
+                key,
+                attempt,
+                state,
+                failure,
+                run: Arc::clone(run),
+            },
+            started,
+        );
     }
 
     fn end_revoke(&self, id: &T, token: u64, revoked: bool) {
         // An `Ok` revoke is recorded by the revoke itself; only the failed or dropped ones
         // come here.
+        let key = id.key_bytes().into_owned();
+        self.end_local_revoke(&key, token as i64);
         if !revoked {
-            self.queue(End::RevokeFailed {
-                key: id.key_bytes().into_owned(),
-                token: token as i64,
-            });
+            self.queue(
+                End::RevokeFailed {
+                    key,
+                    token: token as i64,
+                },
+                None,
+            );
         }
     }
 

@@ -116,22 +116,25 @@ WITH u AS (
 )
 SELECT d.id, d.attempts FROM done d CROSS JOIN (SELECT pg_notify($8, '')) AS n";
 
-/// Renews every lease of an owner in one statement: `$1` owner, `$2` lease in milliseconds.
-/// Only unexpired leases are renewed (an expired one is lost for good). The rows are locked
-/// in key order first, the order claims and ends lock in, so a renewal never deadlocks with
-/// them. Returns how many it renewed, and the ids and attempts whose cancellation was asked
-/// by another process.
+/// Renews, in one statement, the leases of the attempts and revokes this process runs:
+/// `$1` owner, `$2` lease in milliseconds, `$3` ids, `$4` their numbers (the attempt's, or the
+/// revoke's), `$5` their states (0 working, 2 revoking). Only unexpired leases are renewed
+/// (an expired one is lost for good), and only of what runs here: a row this owner no longer
+/// runs (its end could not be recorded) is left to expire. The rows are locked in key order
+/// first, the order claims and ends lock in, so a renewal never deadlocks with them. Returns
+/// how many it renewed, and the ids and attempts whose cancellation another process asked.
 pub(crate) const RENEW: &str = "
 WITH mine AS (
-    SELECT recorder, id FROM tasks_recorder_records
-    WHERE owner = $1 AND state IN (0, 2) AND lease_until >= clock_timestamp()
-    ORDER BY recorder, id
-    FOR UPDATE
+    SELECT r.recorder, r.id FROM tasks_recorder_records AS r
+    JOIN unnest($3::bytea[], $4::int8[], $5::int2[]) AS l(id, n, state) ON r.id = l.id
+    WHERE r.owner = $1 AND r.state = l.state AND r.lease_until >= clock_timestamp()
+      AND ((l.state = 0 AND r.attempts = l.n) OR (l.state = 2 AND r.revokes = l.n))
+    ORDER BY r.recorder, r.id
+    FOR UPDATE OF r
 ), renewed AS (
     UPDATE tasks_recorder_records AS r SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
     FROM mine
     WHERE r.recorder = mine.recorder AND r.id = mine.id
-      AND r.owner = $1 AND r.state IN (0, 2) AND r.lease_until >= clock_timestamp()
     RETURNING r.id, r.attempts, r.state, r.cancel_requested
 )
 SELECT count(*)::int8,
