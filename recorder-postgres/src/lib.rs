@@ -72,6 +72,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod attribute;
 mod background;
 mod batch;
 mod connect;
