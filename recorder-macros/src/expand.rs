@@ -44,8 +44,13 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
         ReturnType::Type(arrow, _) => arrow.spans[0],
         ReturnType::Default => name_span,
     };
-    sig.output = syn::parse_quote_spanned! {arrow=>
-        -> ::core::result::Result<(), #private::TaskState>
+    sig.output = match &args.recorder_error {
+        None => syn::parse_quote_spanned! {arrow=>
+            -> ::core::result::Result<(), #private::TaskState>
+        },
+        Some(error) => syn::parse_quote_spanned! {arrow=>
+            -> ::core::result::Result<::core::result::Result<(), #private::TaskState>, #error>
+        },
     };
 
     let id_span = id.span();
@@ -53,21 +58,31 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
     let id_local = local("__recorded_task_id", id_span);
     let task_local = local("__recorded_task_task", name_span);
     let ret_local = local("__recorded_task_ret", ret_span);
+    let launched_local = local("__recorded_task_launched", name_span);
 
     // The recorder and the id, evaluated before the body starts, with the arguments in scope.
     // Every token of the checks of the id is spanned at the id, so that a wrong id is
     // reported there and only there.
     // (A `crate = "path"` keeps its span, the string literal: an unresolved path is reported
     // once, there.)
-    let krate_at_id = match &args.krate {
+    let krate_at = |span: Span| match &args.krate {
         Some(path) => path.to_token_stream(),
-        None => quote_spanned!(id_span=> ::tasks_recorder),
+        None => quote_spanned!(span=> ::tasks_recorder),
     };
+    let krate_at_id = krate_at(id_span);
     let recorder_and_id = match &args.recorder {
         Some(recorder) => {
+            // `__private::at(&(<recorder>))` is spanned from the first token of the
+            // expression to its last, so that rustc reports an expression that is not a
+            // recorder (`__private::RecorderHandle`) on exactly that expression.
             let recorder_span = recorder.span();
+            let recorder_end = last_span(&recorder.to_token_stream()).unwrap_or(recorder_span);
+            let krate_at_recorder = krate_at(recorder_span);
+            let borrowed = quote_spanned!(recorder_end=> (&(#recorder)));
             let recorder = quote_spanned! {recorder_span=>
-                let #recorder_local = #private::recorder(&(#recorder));
+                let #recorder_local = #krate_at_recorder::__private::recorder(
+                    #krate_at_recorder::__private::at #borrowed
+                );
             };
             // `id` checks that the id has the recorder's id type (`__private::RecorderId`).
             // The id comes first, so that its own type (e.g. `&str` for `name.as_str()`) is
@@ -122,7 +137,36 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
         (None, Some(_)) => quote_spanned!(name_span=> #private::launch_with_error_text),
     };
     let launch_call = quote_spanned! {name_span=>
-        #launch(#recorder_local, #id_local, #task_local).await
+        let #launched_local = #launch(#recorder_local, #id_local, #task_local).await;
+    };
+
+    // What the wrapper returns: without `recorder_error`, the refusal only, which checks
+    // that the recorder's launches cannot fail (`__private::CannotFail`); with it, the
+    // recorder's error converted into the given type (`__private::IntoRecorderError`). rustc
+    // reports an unmet bound at the argument it blames: here a call (`__private::at`)
+    // spanned from the first token of the tokens the check is about (the recorder
+    // expression, the error type) to their last, around the local, so that the error is
+    // reported on exactly those tokens.
+    let (checked, function) = match &args.recorder_error {
+        None => (
+            args.recorder.as_ref().map(ToTokens::to_token_stream),
+            "launched",
+        ),
+        Some(error) => (Some(error.to_token_stream()), "launched_or_error"),
+    };
+    let (check_start, check_end) = match &checked {
+        Some(tokens) => (
+            first_span(tokens).unwrap_or(name_span),
+            last_span(tokens).unwrap_or(name_span),
+        ),
+        None => (name_span, name_span),
+    };
+    let function = Ident::new(function, check_start);
+    let krate_at_check = krate_at(check_start);
+    let launched_arg = local("__recorded_task_launched", check_start);
+    let launched_arg = quote_spanned!(check_end=> (#launched_arg));
+    let result = quote_spanned! {check_start=>
+        #krate_at_check::__private::#function(#krate_at_check::__private::at #launched_arg)
     };
 
     // The task is spanned at the body, which its errors (e.g. not `Send`) are about.
@@ -145,6 +189,7 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
             #recorder_and_id
             #task
             #launch_call
+            #result
         }
     }
 }
@@ -214,6 +259,14 @@ pub fn below_instrument(
         #[#attribute(#args)]
         #(#outer)*
         #vis #sig #body
+    })
+}
+
+/// The span of the first token of `tokens` (the opening delimiter of a first group).
+fn first_span(tokens: &TokenStream) -> Option<Span> {
+    tokens.clone().into_iter().next().map(|token| match token {
+        proc_macro2::TokenTree::Group(group) => group.span_open(),
+        other => other.span(),
     })
 }
 

@@ -1,9 +1,10 @@
 //! Stage 1: parse the attribute's arguments (`id = <expr>, recorder = <expr>, block,
-//! crate = "path"`) into [`Args`], and the annotated item into a function ([`function`]).
+//! error_text, recorder_error = <type>, crate = "path"`) into [`Args`], and the annotated item
+//! into a function ([`function`]).
 //!
-//! Every key is read the same way (a name, then an optional `= <expr>`), then checked in one
-//! place ([`Args::from_entries`]): unknown keys, duplicates, a missing or extra value. All
-//! problems of one invocation are reported together.
+//! Every key is read the same way (a name, then an optional `= <expr>`, or `= <type>` for
+//! `recorder_error`), then checked in one place ([`Args::from_entries`]): unknown keys,
+//! duplicates, a missing or extra value. All problems of one invocation are reported together.
 
 use std::collections::HashMap;
 
@@ -12,11 +13,11 @@ use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Expr, Ident, ItemFn, Lit, Path, Token};
+use syn::{Expr, Ident, ItemFn, Lit, Path, Token, Type};
 
 /// The keys the attribute accepts, as shown in error messages.
-pub const VALID_KEYS: &str =
-    "`id = <expr>`, `recorder = <expr>`, `block`, `error_text`, `crate = \"path\"`";
+pub const VALID_KEYS: &str = "`id = <expr>`, `recorder = <expr>`, `block`, `error_text`, \
+                              `recorder_error = <type>`, `crate = \"path\"`";
 
 /// The checked arguments of one `#[recorded_task(...)]`.
 pub struct Args {
@@ -29,14 +30,32 @@ pub struct Args {
     pub block: Option<Span>,
     /// `error_text`: the span of the key when present.
     pub error_text: Option<Span>,
+    /// `recorder_error = <type>`: the type the wrapper returns a failed launch as.
+    pub recorder_error: Option<Type>,
     /// `crate = "path"`: the path to the runtime crate, spanned at the string literal.
     pub krate: Option<Path>,
 }
 
-/// One `key` or `key = <expr>` as written, before any check.
+/// One `key` or `key = <value>` as written, before any check.
 struct Entry {
     key: Ident,
-    value: Option<Expr>,
+    value: Option<Value>,
+}
+
+/// The value of a key: a type for `recorder_error` (`Box<dyn Error + Send + Sync>` is not an
+/// expression), an expression for every other key.
+enum Value {
+    Expr(Expr),
+    Type(Type),
+}
+
+impl Value {
+    fn span(&self) -> Span {
+        match self {
+            Value::Expr(expr) => expr.span(),
+            Value::Type(ty) => ty.span(),
+        }
+    }
 }
 
 impl Parse for Entry {
@@ -45,7 +64,11 @@ impl Parse for Entry {
         let key = Ident::parse_any(input)?;
         let value = if input.peek(Token![=]) {
             input.parse::<Token![=]>()?;
-            Some(input.parse::<Expr>()?)
+            Some(if key == "recorder_error" {
+                Value::Type(input.parse::<Type>()?)
+            } else {
+                Value::Expr(input.parse::<Expr>()?)
+            })
         } else {
             None
         };
@@ -59,6 +82,7 @@ enum Key {
     Recorder,
     Block,
     ErrorText,
+    RecorderError,
     Crate,
 }
 
@@ -69,6 +93,7 @@ impl Key {
             "recorder" => Some(Key::Recorder),
             "block" => Some(Key::Block),
             "error_text" => Some(Key::ErrorText),
+            "recorder_error" => Some(Key::RecorderError),
             "crate" => Some(Key::Crate),
             _ => None,
         }
@@ -97,6 +122,7 @@ impl Args {
             recorder: None,
             block: None,
             error_text: None,
+            recorder_error: None,
             krate: None,
         };
         let mut errors = None;
@@ -136,7 +162,7 @@ impl Args {
                         format!("`{name}` is a flag and takes no value: write `{name}` alone"),
                     ),
                 ),
-                (Key::Id | Key::Recorder | Key::Crate, None) => push(
+                (Key::Id | Key::Recorder | Key::RecorderError | Key::Crate, None) => push(
                     &mut errors,
                     syn::Error::new(
                         key.span(),
@@ -145,16 +171,41 @@ impl Args {
                                 "`crate` needs a value: `crate = \"path::to::tasks_recorder\"`"
                                     .to_string()
                             }
+                            "recorder_error" => "`recorder_error` needs a type: the type the \
+                                                 function returns a failed launch as, e.g. \
+                                                 `recorder_error = tasks_recorder_postgres::Error`"
+                                .to_string(),
                             _ => format!("`{name}` needs a value: `{name} = <expr>`"),
                         },
                     ),
                 ),
-                (Key::Id, Some(value)) => args.id = Some(value),
-                (Key::Recorder, Some(value)) => args.recorder = Some(value),
-                (Key::Crate, Some(value)) => match crate_path(&value) {
+                (Key::Id, Some(Value::Expr(value))) => args.id = Some(value),
+                (Key::Recorder, Some(Value::Expr(value))) => args.recorder = Some(value),
+                (Key::RecorderError, Some(Value::Type(ty))) => match impl_trait_in(&ty) {
+                    Some(impl_trait) => push(
+                        &mut errors,
+                        syn::Error::new_spanned(
+                            impl_trait,
+                            "`recorder_error` does not take `impl Trait`: the function's error \
+                             type must be named, e.g. `tasks_recorder_postgres::Error` or \
+                             `Box<dyn std::error::Error + Send + Sync>`",
+                        ),
+                    ),
+                    None => args.recorder_error = Some(ty),
+                },
+                (Key::Crate, Some(Value::Expr(value))) => match crate_path(&value) {
                     Ok(path) => args.krate = Some(path),
                     Err(error) => push(&mut errors, error),
                 },
+                // `Entry::parse` reads a type exactly for `recorder_error`.
+                (Key::Id | Key::Recorder | Key::Crate, Some(Value::Type(ty))) => push(
+                    &mut errors,
+                    syn::Error::new(ty.span(), format!("`{name}` takes an expression")),
+                ),
+                (Key::RecorderError, Some(Value::Expr(value))) => push(
+                    &mut errors,
+                    syn::Error::new(value.span(), "`recorder_error` takes a type"),
+                ),
             }
         }
         match errors {
@@ -162,6 +213,21 @@ impl Args {
             None => Ok(args),
         }
     }
+}
+
+/// The first `impl Trait` in `ty`, if any.
+fn impl_trait_in(ty: &Type) -> Option<TokenStream> {
+    struct Find(Option<TokenStream>);
+    impl syn::visit::Visit<'_> for Find {
+        fn visit_type_impl_trait(&mut self, impl_trait: &syn::TypeImplTrait) {
+            if self.0.is_none() {
+                self.0 = Some(quote::ToTokens::to_token_stream(impl_trait));
+            }
+        }
+    }
+    let mut find = Find(None);
+    syn::visit::Visit::visit_type(&mut find, ty);
+    find.0
 }
 
 /// The path in `crate = "path"`, spanned at the string literal.

@@ -26,6 +26,32 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # With `#[recorded_task]`
+//!
+//! `tasks_recorder`'s attribute launches through a `PgRecorder` as through an in-memory
+//! recorder. Since such a launch can fail, the function says which type returns the
+//! [`Error`] (this one, or any type that implements `From<Error>`) with `recorder_error`, and
+//! returns `Result<Result<(), TaskState>, E>`:
+//!
+//! ```no_run
+//! use tasks_recorder::{recorded_task, TaskState};
+//! use tasks_recorder_postgres::PgRecorder;
+//!
+//! #[recorded_task(id = md5.clone(), recorder = uploads, recorder_error = tasks_recorder_postgres::Error)]
+//! async fn store_upload(uploads: &PgRecorder<String>, md5: String) -> std::io::Result<()> {
+//!     Ok(()) // the real work
+//! }
+//!
+//! # async fn demo(uploads: PgRecorder<String>) -> Result<(), tasks_recorder_postgres::Error> {
+//! match store_upload(&uploads, "md5-of-file".to_string()).await? {
+//!     Ok(()) => println!("launched, here or nowhere else"),
+//!     Err(state) => println!("refused: {state}"),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! See the attribute's documentation (`tasks_recorder::recorded_task`) for the details.
+//!
 //! # What "at most once" means across processes
 //!
 //! At most one **recorded** success per id: the database's row of an id can become
@@ -72,6 +98,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod attribute;
 mod background;
 mod batch;
 mod connect;

@@ -68,12 +68,12 @@ fn no_text<E>(_: &E) -> Option<String> {
 }
 
 /// Keeps the text of an error.
-fn error_text<E: fmt::Display>(error: &E) -> Option<String> {
+pub(crate) fn error_text<E: fmt::Display>(error: &E) -> Option<String> {
     Some(error.to_string())
 }
 
 /// A refusal as the 2.0.2-compatible forms report it.
-fn compatible<Fut>(refusal: LaunchError<Fut>) -> (TaskState, Fut) {
+pub(crate) fn compatible<Fut>(refusal: LaunchError<Fut>) -> (TaskState, Fut) {
     match refusal {
         LaunchError::AlreadyRunning(task) => (TaskState::Working, task),
         LaunchError::AlreadySucceeded(task) => (TaskState::Success, task),
@@ -173,7 +173,7 @@ impl<T: PgId> PgRecorder<T> {
             .map(|claimed| claimed.spawn(describe)))
     }
 
-    async fn run_inline<Fut, R, E>(
+    pub(crate) async fn run_inline<Fut, R, E>(
         &self,
         id: T,
         task: Fut,

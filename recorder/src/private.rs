@@ -5,6 +5,7 @@
 //! (`::tasks_recorder::__private::...`, or `<crate = "...">::__private::...`), so a user never
 //! has to import anything for the generated code to compile.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::hash::Hash;
 
@@ -37,16 +38,183 @@ impl<T, E> TaskOutput for Result<T, E> {
     }
 }
 
-/// A handle (an `Arc` clone) to the recorder given by `recorder = <expr>`. Taking `&` of the
-/// expression lets deref coercion accept a recorder, a reference to one, an
-/// `Arc<AsyncTasksRecorder<T>>`, a `LazyLock<AsyncTasksRecorder<T>>`... Cloning it frees the
-/// launch from any borrow of the arguments the expression may have used.
-#[inline]
-pub fn recorder<T>(recorder: &AsyncTasksRecorder<T>) -> AsyncTasksRecorder<T>
+/// A recorder that `#[recorded_task]` launches through: [`AsyncTasksRecorder<T>`], whose
+/// launches cannot fail (`Error = Infallible`), and `tasks_recorder_postgres::PgRecorder<T>`,
+/// whose launches can fail with a database error.
+///
+/// Each method is one launch form (`launch`, `launch_block`, and their `error_text` forms)
+/// on a handle the expansion owns; the outer `Err` is a launch the recorder could not make
+/// (nothing was launched, the task was dropped unpolled), `Ok(Err(state))` a refusal (the
+/// refused future dropped unpolled). The methods are named apart from the recorders' own
+/// (`launch`...), so that a call of those never resolves to these.
+pub trait TaskRecorder: Send + Sync + 'static {
+    /// The recorder's id type.
+    type Id: Send + 'static;
+    /// The error of a launch the recorder could not make.
+    type Error: Send + 'static;
+
+    /// `launch`: spawns the task.
+    fn recorded_launch<Fut, R, E>(
+        self,
+        id: Self::Id,
+        task: Fut,
+    ) -> impl Future<Output = Launched<Self::Error>> + Send
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static;
+
+    /// `launch_block`: runs the task inside the returned future.
+    fn recorded_launch_block<Fut, R, E>(
+        self,
+        id: Self::Id,
+        task: Fut,
+    ) -> impl Future<Output = Launched<Self::Error>> + Send
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static;
+
+    /// `launch_with_error_text`: spawns the task, keeping the text of its error.
+    fn recorded_launch_with_error_text<Fut, R, E>(
+        self,
+        id: Self::Id,
+        task: Fut,
+    ) -> impl Future<Output = Launched<Self::Error>> + Send
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: std::fmt::Display + Send + 'static;
+
+    /// `launch_block_with_error_text`: runs the task inside the returned future, keeping the
+    /// text of its error.
+    fn recorded_launch_block_with_error_text<Fut, R, E>(
+        self,
+        id: Self::Id,
+        task: Fut,
+    ) -> impl Future<Output = Launched<Self::Error>> + Send
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: std::fmt::Display + Send + 'static;
+}
+
+/// What a launch through a [`TaskRecorder`] returns: `Err` if the recorder could not make
+/// it, `Ok(Err(state))` if it was refused, `Ok(Ok(()))` if it was launched.
+pub type Launched<Error> = Result<Result<(), TaskState>, Error>;
+
+impl<T> TaskRecorder for AsyncTasksRecorder<T>
 where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
-    recorder.clone()
+    type Id = T;
+    type Error = Infallible;
+
+    #[inline]
+    async fn recorded_launch<Fut, R, E>(self, id: T, task: Fut) -> Launched<Infallible>
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        Ok(refused_state(self.launch(id, task).await))
+    }
+
+    #[inline]
+    async fn recorded_launch_block<Fut, R, E>(self, id: T, task: Fut) -> Launched<Infallible>
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        Ok(refused_state(self.launch_block(id, task).await))
+    }
+
+    #[inline]
+    async fn recorded_launch_with_error_text<Fut, R, E>(
+        self,
+        id: T,
+        task: Fut,
+    ) -> Launched<Infallible>
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        Ok(refused_state(self.launch_with_error_text(id, task).await))
+    }
+
+    #[inline]
+    async fn recorded_launch_block_with_error_text<Fut, R, E>(
+        self,
+        id: T,
+        task: Fut,
+    ) -> Launched<Infallible>
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        Ok(refused_state(
+            self.launch_block_with_error_text(id, task).await,
+        ))
+    }
+}
+
+/// What `recorder = <expr>` may be: a recorder `R`, or anything that derefs to one (a
+/// reference, an `Arc`, a `LazyLock` static, a `Box`, a guard...), as deref coercion would
+/// accept it. The expansion takes `&` of the expression, so that the expression is only
+/// borrowed.
+///
+/// The recorder is a parameter rather than an associated type: for an expression that is not
+/// a recorder, rustc then reports this trait (with the message below) and nothing else,
+/// where the projection of an associated type would add an error about `Deref`.
+#[diagnostic::on_unimplemented(
+    message = "`recorder = ...` of `#[recorded_task]` must be a tasks recorder, but it is `{Self}`",
+    label = "not a tasks recorder",
+    note = "give an `AsyncTasksRecorder<T>` or a `tasks_recorder_postgres::PgRecorder<T>`, or anything that derefs to one: a reference, an `Arc`, a `LazyLock` static"
+)]
+pub trait RecorderHandle<R: TaskRecorder> {
+    /// A handle (an `Arc` clone) to the recorder.
+    fn recorded_task_recorder(&self) -> R;
+}
+
+// Not recommended: a type that is not a recorder is reported as such, not as a missing
+// `Deref`.
+#[diagnostic::do_not_recommend]
+impl<P, R> RecorderHandle<R> for P
+where
+    P: std::ops::Deref + ?Sized,
+    P::Target: RecorderHandle<R>,
+    R: TaskRecorder,
+{
+    #[inline]
+    fn recorded_task_recorder(&self) -> R {
+        (**self).recorded_task_recorder()
+    }
+}
+
+impl<T> RecorderHandle<AsyncTasksRecorder<T>> for AsyncTasksRecorder<T>
+where
+    T: Eq + Hash + Clone + Send + Sync + 'static,
+{
+    #[inline]
+    fn recorded_task_recorder(&self) -> AsyncTasksRecorder<T> {
+        self.clone()
+    }
+}
+
+/// A handle (an `Arc` clone) to the recorder given by `recorder = <expr>`, of any type that
+/// is a recorder or derefs to one (see [`RecorderHandle`]): a recorder, a reference to one,
+/// an `Arc<AsyncTasksRecorder<T>>`, a `LazyLock<PgRecorder<T>>`... Cloning it frees the
+/// launch from any borrow of the arguments the expression may have used.
+#[inline]
+pub fn recorder<H, R>(recorder: &H) -> R
+where
+    H: RecorderHandle<R> + ?Sized,
+    R: TaskRecorder,
+{
+    recorder.recorded_task_recorder()
 }
 
 /// The id of `id = <expr>` converted to the id type of the recorder, `Self`. Implemented only
@@ -75,10 +243,7 @@ impl<T> RecorderId<T> for T {
 /// `recorder`: the expansion passes the recorder to [`id`] through this call, spanned at the
 /// id expression, for rustc to point there when [`id`]'s bound is not met.
 #[inline]
-pub fn recorder_ref<T>(recorder: &AsyncTasksRecorder<T>) -> &AsyncTasksRecorder<T>
-where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
-{
+pub fn recorder_ref<R: TaskRecorder>(recorder: &R) -> &R {
     recorder
 }
 
@@ -88,11 +253,12 @@ where
 /// checked (with the recorder first, the one implementation would make rustc expect the
 /// recorder's id type and report a plain type mismatch instead).
 #[inline]
-pub fn id<T, I>(id: I, _recorder: &AsyncTasksRecorder<T>) -> T
+pub fn id<R, I>(id: I, _recorder: &R) -> R::Id
 where
-    T: Eq + Hash + Clone + Send + Sync + 'static + RecorderId<I>,
+    R: TaskRecorder,
+    R::Id: RecorderId<I>,
 {
-    T::from_id(id)
+    R::Id::from_id(id)
 }
 
 /// Checks that the id of `id = <expr>` can key a recorder, when no `recorder = ...` is given.
@@ -157,67 +323,141 @@ where
     crate::default_recorder::<T>().clone()
 }
 
-/// `recorder.launch(id, task)`, with the refused future dropped: `Err` carries only the state
-/// that refused the launch.
-pub async fn launch<T, Fut, R, E>(
-    recorder: AsyncTasksRecorder<T>,
-    id: T,
+/// `recorder.launch(id, task)`, through [`TaskRecorder`]: the recorder's own future,
+/// returned as is.
+#[inline]
+pub fn launch<Rec, Fut, R, E>(
+    recorder: Rec,
+    id: Rec::Id,
     task: Fut,
-) -> Result<(), TaskState>
+) -> impl Future<Output = Launched<Rec::Error>> + Send
 where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
+    Rec: TaskRecorder,
     Fut: Future<Output = Result<R, E>> + Send + 'static,
     R: Send + 'static,
     E: Send + 'static,
 {
-    refused_state(recorder.launch(id, task).await)
+    recorder.recorded_launch(id, task)
 }
 
-/// `recorder.launch_block(id, task)`, with the refused future dropped.
-pub async fn launch_block<T, Fut, R, E>(
-    recorder: AsyncTasksRecorder<T>,
-    id: T,
+/// `recorder.launch_block(id, task)`, through [`TaskRecorder`] (the `block` key).
+#[inline]
+pub fn launch_block<Rec, Fut, R, E>(
+    recorder: Rec,
+    id: Rec::Id,
     task: Fut,
-) -> Result<(), TaskState>
+) -> impl Future<Output = Launched<Rec::Error>> + Send
 where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
+    Rec: TaskRecorder,
     Fut: Future<Output = Result<R, E>> + Send + 'static,
     R: Send + 'static,
     E: Send + 'static,
 {
-    refused_state(recorder.launch_block(id, task).await)
+    recorder.recorded_launch_block(id, task)
 }
 
-/// `recorder.launch_with_error_text(id, task)`, with the refused future dropped (the
-/// `error_text` key).
-pub async fn launch_with_error_text<T, Fut, R, E>(
-    recorder: AsyncTasksRecorder<T>,
-    id: T,
+/// `recorder.launch_with_error_text(id, task)`, through [`TaskRecorder`] (the `error_text`
+/// key).
+#[inline]
+pub fn launch_with_error_text<Rec, Fut, R, E>(
+    recorder: Rec,
+    id: Rec::Id,
     task: Fut,
-) -> Result<(), TaskState>
+) -> impl Future<Output = Launched<Rec::Error>> + Send
 where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
+    Rec: TaskRecorder,
     Fut: Future<Output = Result<R, E>> + Send + 'static,
     R: Send + 'static,
     E: std::fmt::Display + Send + 'static,
 {
-    refused_state(recorder.launch_with_error_text(id, task).await)
+    recorder.recorded_launch_with_error_text(id, task)
 }
 
-/// `recorder.launch_block_with_error_text(id, task)`, with the refused future dropped (the
-/// `block` and `error_text` keys).
-pub async fn launch_block_with_error_text<T, Fut, R, E>(
-    recorder: AsyncTasksRecorder<T>,
-    id: T,
+/// `recorder.launch_block_with_error_text(id, task)`, through [`TaskRecorder`] (the `block`
+/// and `error_text` keys).
+#[inline]
+pub fn launch_block_with_error_text<Rec, Fut, R, E>(
+    recorder: Rec,
+    id: Rec::Id,
     task: Fut,
-) -> Result<(), TaskState>
+) -> impl Future<Output = Launched<Rec::Error>> + Send
 where
-    T: Eq + Hash + Clone + Send + Sync + 'static,
+    Rec: TaskRecorder,
     Fut: Future<Output = Result<R, E>> + Send + 'static,
     R: Send + 'static,
     E: std::fmt::Display + Send + 'static,
 {
-    refused_state(recorder.launch_block_with_error_text(id, task).await)
+    recorder.recorded_launch_block_with_error_text(id, task)
+}
+
+/// `value`, through a call: the expansion wraps a generated local in it, spanned from the first
+/// to the last of the user's tokens that a check of it is about, so that rustc reports the
+/// check there (a generated local alone would make it point at the whole attribute).
+#[inline]
+pub fn at<T>(value: T) -> T {
+    value
+}
+
+/// Implemented only for [`Infallible`], the error of a recorder whose launches cannot fail
+/// (`AsyncTasksRecorder`): without `recorder_error = <type>`, the wrapper returns
+/// `Result<(), TaskState>`, and a recorder whose launches can fail (a `PgRecorder`) is
+/// refused with the message below, at the `recorder = ...` expression, naming its error type.
+#[diagnostic::on_unimplemented(
+    message = "a launch through this recorder can fail with `{Self}`: add `recorder_error = {Self}` to `#[recorded_task(..)]`",
+    label = "its launches can fail with `{Self}`",
+    note = "with `recorder_error = <type>`, the function returns `Result<Result<(), TaskState>, <type>>`: `Err` is a launch the recorder could not make (nothing was launched), `Ok(Err(state))` a refusal; `<type>` is `{Self}` or any type that implements `From<{Self}>`"
+)]
+pub trait CannotFail {
+    /// Any type: the error has no value.
+    fn unreachable<T>(self) -> T;
+}
+
+impl CannotFail for Infallible {
+    #[inline]
+    fn unreachable<T>(self) -> T {
+        match self {}
+    }
+}
+
+/// The launch without `recorder_error = ...`: the recorder's launches cannot fail (checked by
+/// [`CannotFail`]), so only the refusal is left.
+#[inline]
+pub fn launched<F: CannotFail>(launched: Launched<F>) -> Result<(), TaskState> {
+    match launched {
+        Ok(launched) => launched,
+        Err(error) => error.unreachable(),
+    }
+}
+
+/// The conversion of a recorder's error, `Self`, into the type `E` of `recorder_error = E`:
+/// `From` for a recorder whose launches can fail (each such recorder implements this for its
+/// error type), nothing to convert for one whose launches cannot ([`Infallible`]), so that
+/// `recorder_error = ...` is accepted with any recorder and a function keeps its signature
+/// when its recorder is swapped.
+#[diagnostic::on_unimplemented(
+    message = "`recorder_error = {E}` cannot hold this recorder's error, `{Self}`",
+    label = "`{E}` does not implement `From<{Self}>`",
+    note = "write `recorder_error = {Self}`, or a type that implements `From<{Self}>` (e.g. `Box<dyn std::error::Error + Send + Sync>`)"
+)]
+pub trait IntoRecorderError<E> {
+    /// The error, as `E`.
+    fn into_recorder_error(self) -> E;
+}
+
+impl<E> IntoRecorderError<E> for Infallible {
+    #[inline]
+    fn into_recorder_error(self) -> E {
+        match self {}
+    }
+}
+
+/// The launch with `recorder_error = E`: the recorder's error converted into `E`.
+#[inline]
+pub fn launched_or_error<E, F>(launched: Launched<F>) -> Launched<E>
+where
+    F: IntoRecorderError<E>,
+{
+    launched.map_err(F::into_recorder_error)
 }
 
 /// Keeps only the state that refused a launch: the refused future is dropped unpolled.

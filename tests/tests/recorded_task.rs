@@ -314,6 +314,64 @@ async fn error_text_keeps_the_message() {
     assert_eq!(jobs.query_task_state("a.iso").await, TaskState::Success);
 }
 
+/// The error a function under `recorder_error = ...` returns a failed launch as: never
+/// returned with an in-memory recorder, whose launches cannot fail.
+#[derive(Debug, PartialEq)]
+struct NeverReturned;
+
+/// `recorder_error` with an in-memory recorder, spawned.
+#[recorded_task(id = name.clone(), recorder = jobs, recorder_error = NeverReturned)]
+async fn swappable(jobs: Jobs, name: String, good: bool) -> Result<(), String> {
+    if good {
+        Ok(())
+    } else {
+        Err(format!("{name} failed"))
+    }
+}
+
+/// `recorder_error` with `block` and `error_text`.
+#[recorded_task(id = name.clone(), recorder = jobs, block, error_text, recorder_error = NeverReturned)]
+async fn swappable_block(jobs: Jobs, name: String, good: bool) -> Result<(), String> {
+    if good {
+        Ok(())
+    } else {
+        Err(format!("{name} failed"))
+    }
+}
+
+/// Catches `recorder_error` changing what is recorded with an in-memory recorder, or a
+/// refusal reported at the wrong level: the launch and the refusal are `Ok(..)`, the body's
+/// outcome is recorded as without the key, and the error text is kept.
+#[tokio::test(flavor = "current_thread")]
+async fn recorder_error_with_an_in_memory_recorder_never_errs() {
+    let jobs = Jobs::new();
+    assert_eq!(swappable(jobs.clone(), "a".into(), false).await, Ok(Ok(())));
+    assert_eq!(settled(&jobs, "a").await, TaskState::Failed);
+    assert_eq!(swappable(jobs.clone(), "a".into(), true).await, Ok(Ok(())));
+    assert_eq!(settled(&jobs, "a").await, TaskState::Success);
+    assert_eq!(
+        swappable(jobs.clone(), "a".into(), true).await,
+        Ok(Err(TaskState::Success))
+    );
+    assert_eq!(
+        swappable_block(jobs.clone(), "b".into(), false).await,
+        Ok(Ok(()))
+    );
+    let failure = jobs.task_info("b").await.and_then(|info| info.failure);
+    assert_eq!(
+        failure.and_then(|failure| failure.message).as_deref(),
+        Some("b failed")
+    );
+    assert_eq!(
+        swappable_block(jobs.clone(), "b".into(), true).await,
+        Ok(Ok(()))
+    );
+    assert_eq!(
+        swappable_block(jobs.clone(), "b".into(), true).await,
+        Ok(Err(TaskState::Success))
+    );
+}
+
 /// The spans of `#[instrument]` around `#[recorded_task]` jobs: which span each event of a job
 /// was emitted in.
 mod instrument {
