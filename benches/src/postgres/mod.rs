@@ -428,10 +428,11 @@ impl PgReport {
                 let interval = r.lease / 3;
                 let _ = writeln!(
                     out,
-                    "lease renewal: {} running tasks, lease {:.1} s (renewed every {} ms); over {} \
-                     intervals ({:.2} s) the recorder executed {} statements = {:.2} per interval, \
-                     and prepared {} (a pool connection prepares a statement on its first use) \
-                     [{}]; server WAL written: {:.2} MB per interval",
+                    "lease renewal: {} running tasks, lease {:.1} s (the renewer sleeps {} ms \
+                     between renewals); over {} such intervals ({:.2} s), counted at the wire, the \
+                     recorder executed {} statements = {:.2} per interval, and prepared {} (a pool \
+                     connection prepares a statement on its first use) [{}; in parentheses the \
+                     server's mean answer time]; the server wrote {:.2} MB of WAL per interval",
                     r.tasks,
                     r.lease.as_secs_f64(),
                     interval.as_millis(),
