@@ -6,6 +6,9 @@
 //! - [`scenarios`]: one timed run of one scenario for one competitor; [`recorded`]: the
 //!   `#[recorded_task]` scenario.
 //! - [`report`]: the interleaved, median-of-rounds comparison that the `report` binary prints.
+//! - [`postgres`]: the PostgreSQL section of that report: `tasks-recorder-postgres` against a
+//!   hand-written one-statement-per-transition baseline, a primary-key `SELECT` and `pgbench`,
+//!   on a throwaway server.
 //!
 //! The criterion suite (`cargo bench -p tasks-recorder-benches`) drives the same scenarios.
 #![forbid(unsafe_code)]
@@ -13,6 +16,7 @@
 
 pub mod competitors;
 pub mod ids;
+pub mod postgres;
 pub mod recorded;
 pub mod report;
 pub mod scc_map;

@@ -20,9 +20,10 @@ use crate::scenarios::{self, run_on, Flavor};
 pub struct Config {
     /// Tiny sizes and few rounds: a smoke run of every code path in a few seconds.
     pub quick: bool,
-    /// Run only the scenarios whose number (1 to 7) is in this bit set (bit `k` for scenario
-    /// `k`); `0` runs them all.
-    pub only: u8,
+    /// Run only the scenarios whose number (1 to 7, and 8 for the PostgreSQL section, which
+    /// the `report` binary runs with [`crate::postgres::run`]) is in this bit set (bit `k` for
+    /// scenario `k`); `0` runs them all.
+    pub only: u16,
 }
 
 impl Config {
@@ -373,14 +374,14 @@ fn amount(scenario: Scenario, v: f64) -> String {
 
 /// Ends the process if one run takes longer than [`Watchdog::LIMIT`]: a run that never ends
 /// is a deadlock (in a competitor), and a report that hangs tells nobody anything.
-struct Watchdog {
+pub(crate) struct Watchdog {
     /// Milliseconds since `EPOCH` at the start of the current run; `u64::MAX` when idle.
     since: AtomicU64,
     /// What runs.
     what: Mutex<String>,
 }
 
-static WATCHDOG: Watchdog = Watchdog {
+pub(crate) static WATCHDOG: Watchdog = Watchdog {
     since: AtomicU64::new(u64::MAX),
     what: Mutex::new(String::new()),
 };
@@ -394,7 +395,7 @@ impl Watchdog {
     }
 
     /// A run of `competitor` starts.
-    fn beat(&self, competitor: &str) {
+    pub(crate) fn beat(&self, competitor: &str) {
         if let Ok(mut what) = self.what.lock() {
             let case_end = what.find(" / ").unwrap_or(what.len());
             what.truncate(case_end);
@@ -405,18 +406,18 @@ impl Watchdog {
     }
 
     /// A case starts.
-    fn case(&self, case: String) {
+    pub(crate) fn case(&self, case: String) {
         if let Ok(mut what) = self.what.lock() {
             *what = case;
         }
     }
 
-    fn idle(&self) {
+    pub(crate) fn idle(&self) {
         self.since.store(u64::MAX, Ordering::Release);
     }
 
     /// Starts the watching thread (once per process).
-    fn start(&'static self) {
+    pub(crate) fn start(&'static self) {
         static STARTED: OnceLock<()> = OnceLock::new();
         STARTED.get_or_init(|| {
             Self::now_ms();
