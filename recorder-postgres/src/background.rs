@@ -66,13 +66,21 @@ async fn renew<T: PgId>(shared: &Shared<T>) {
         return;
     }
     let answer = shared
-        .query_opt(
+        .query_batch(
             OPERATION,
             None,
             sql::RENEW,
-            &[&shared.owner, &lease, &keys, &numbers, &states],
+            &[
+                &shared.owner,
+                &lease,
+                &keys,
+                &numbers,
+                &states,
+                &shared.settings.name,
+            ],
         )
-        .await;
+        .await
+        .map(|rows| rows.into_iter().next());
     let row = match answer {
         Ok(Some(row)) => row,
         Ok(None) | Err(_) => {
@@ -106,7 +114,12 @@ async fn renew<T: PgId>(shared: &Shared<T>) {
         // Some local attempt was not renewed: find which, and stop those claimed before
         // this renewal (their lease ran out, or a newer attempt owns the id).
         if let Ok(rows) = shared
-            .query(OPERATION, None, sql::OWNED, &[&shared.owner])
+            .query(
+                OPERATION,
+                None,
+                sql::OWNED,
+                &[&shared.owner, &shared.settings.name],
+            )
             .await
         {
             let owned: HashSet<(Vec<u8>, i32)> = rows
@@ -137,7 +150,12 @@ async fn check_cancels<T: PgId>(shared: &Shared<T>) {
         return;
     }
     if let Ok(rows) = shared
-        .query("cancel", None, sql::CANCEL_REQUESTED, &[&shared.owner])
+        .query(
+            "cancel",
+            None,
+            sql::CANCEL_REQUESTED,
+            &[&shared.owner, &shared.settings.name],
+        )
         .await
     {
         let asked = rows
@@ -172,12 +190,13 @@ pub(crate) async fn listener<T: PgId>(shared: Weak<Shared<T>>, stop: Cancellatio
             backoff = (backoff * 2).min(Duration::from_secs(2));
             continue;
         };
-        let (notes, mut heard) = tokio::sync::mpsc::unbounded_channel();
+        let (notes, mut heard) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
         let driver = tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
             while let Some(Ok(message)) = messages.next().await {
                 if let AsyncMessage::Notification(note) = message {
-                    if notes.send(note.channel().to_owned()).is_err() {
+                    let heard = (note.channel().to_owned(), note.payload().to_owned());
+                    if notes.send(heard).is_err() {
                         return;
                     }
                 }
@@ -196,12 +215,15 @@ pub(crate) async fn listener<T: PgId>(shared: Weak<Shared<T>>, stop: Cancellatio
                     _ = stop.cancelled() => { driver.abort(); return; }
                     channel = heard.recv() => channel,
                 };
-                let Some(channel) = channel else { break };
+                let Some((channel, from)) = channel else {
+                    break;
+                };
                 let Some(shared) = shared.upgrade() else {
                     driver.abort();
                     return;
                 };
-                if channel == shared.channel {
+                // This process's own writes have woken its waiters already.
+                if channel == shared.channel && from != shared.owner {
                     shared.changed();
                 } else if channel == shared.cancel_channel {
                     check_cancels(&shared).await;

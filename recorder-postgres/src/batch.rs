@@ -79,7 +79,7 @@ async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>,
     let mut tries = 0;
     let rows = loop {
         let rows = shared
-            .query(
+            .query_batch(
                 "launch",
                 single,
                 sql::CLAIM,
@@ -280,7 +280,7 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
         }
     }
     let rows = shared
-        .query(
+        .query_batch(
             OPERATION,
             None,
             sql::FINISH,

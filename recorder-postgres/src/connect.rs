@@ -128,20 +128,29 @@ impl<T: PgId> PgBuilder<T> {
         const OPERATION: &str = "connect";
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|e| Error::with_kind(OPERATION, None, ErrorKind::InvalidUrl, e))?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(self.pool_size)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(self.operation_timeout))
-            .create_timeout(Some(self.operation_timeout))
-            .build()
-            .map_err(|e| Error::from_source(OPERATION, None, e))?;
+        let pool = |config: tokio_postgres::Config, size: usize| {
+            let manager = Manager::from_config(
+                config,
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size)
+                .runtime(Runtime::Tokio1)
+                .wait_timeout(Some(self.operation_timeout))
+                .create_timeout(Some(self.operation_timeout))
+                // The most recently used connection first: its statements are prepared.
+                .queue_mode(deadpool_postgres::QueueMode::Lifo)
+                .build()
+                .map_err(|e| Error::from_source(OPERATION, None, e))
+        };
+        let in_flight = (self.pool_size / 2).max(1);
+        let mut batch_config = config.clone();
+        batch_config.options("-c plan_cache_mode=force_custom_plan");
+        let batch_pool = pool(batch_config, in_flight + 2)?;
+        let pool = pool(config, self.pool_size)?;
         let timeout = self.operation_timeout;
         let identity = tokio::time::timeout(timeout, migrate::<T>(&pool, name))
             .await
@@ -152,6 +161,7 @@ impl<T: PgId> PgBuilder<T> {
         let shared = Arc::new(Shared {
             machinery: Machinery::new(Arc::from(name), self.max_concurrency, self.token.clone()),
             pool,
+            batch_pool,
             settings: Settings {
                 name: name.to_owned(),
                 lease: self.lease,
@@ -172,7 +182,6 @@ impl<T: PgId> PgBuilder<T> {
             ids: PhantomData,
         });
         let weak = Arc::downgrade(&shared);
-        let in_flight = (self.pool_size / 2).max(1);
         tokio::spawn(batch::claimer(weak.clone(), claim_requests, in_flight));
         tokio::spawn(batch::end_writer(weak.clone(), queued_ends));
         tokio::spawn(background::renewer(weak.clone(), stop.clone()));

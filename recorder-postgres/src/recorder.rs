@@ -460,10 +460,10 @@ impl<T: PgId> PgRecorder<T> {
         const OPERATION: &str = "wait";
         let shared = self.shared();
         let key = id.key_bytes();
-        let own = shared
-            .local()
-            .get(key.as_ref())
-            .is_some_and(|local| is_inside(&local.run));
+        let (own, local) = match shared.local().get(key.as_ref()) {
+            Some(local) => (is_inside(&local.run), Some(local.run.subscribe())),
+            None => (false, None),
+        };
         if own {
             panic!(
                 "tasks-recorder-postgres: a task waits for its own id to stop being Working, \
@@ -471,6 +471,16 @@ impl<T: PgId> PgRecorder<T> {
             );
         }
         let mut changes = shared.changes.subscribe();
+        // An attempt of this process: its end wakes the waiter once it is committed, with
+        // no read of the database. A success is final; any other end (a failure, or an end
+        // that came too late and changed nothing) is read from the database.
+        if let Some(mut ended) = local {
+            if let Ok(state) = ended.wait_for(Option::is_some).await {
+                if *state == Some(TaskState::Success) {
+                    return Ok(TaskState::Success);
+                }
+            }
+        }
         loop {
             changes.borrow_and_update();
             let row = shared

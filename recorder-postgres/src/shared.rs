@@ -77,6 +77,11 @@ pub(crate) struct Settings {
 pub(crate) struct Shared<T> {
     pub(crate) machinery: Machinery,
     pub(crate) pool: Pool,
+    /// The connections of the batched statements (claims, ends, renewals). They always plan
+    /// with the actual parameters (`plan_cache_mode = force_custom_plan`): a generic plan of
+    /// a statement over an array of ids cannot know the array is short, and once chose to
+    /// walk every `Working` row of the recorder for each batch.
+    pub(crate) batch_pool: Pool,
     pub(crate) settings: Settings,
     /// This process's identity as an owner of leases.
     pub(crate) owner: String,
@@ -108,10 +113,32 @@ impl<T: PgId> Shared<T> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
+        self.query_on(&self.pool, operation, key, sql, params).await
+    }
+
+    /// Like [`query`](Self::query), for a batched statement (on the batch pool).
+    pub(crate) async fn query_batch(
+        &self,
+        operation: &'static str,
+        key: Option<&[u8]>,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        self.query_on(&self.batch_pool, operation, key, sql, params)
+            .await
+    }
+
+    async fn query_on(
+        &self,
+        pool: &Pool,
+        operation: &'static str,
+        key: Option<&[u8]>,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
         let id = || key.map(describe_key);
         let work = async {
-            let client = self
-                .pool
+            let client = pool
                 .get()
                 .await
                 .map_err(|e| Error::from_source(operation, id(), e))?;
