@@ -126,8 +126,18 @@ async fn renew<T: PgId>(shared: &Shared<T>) {
                 .iter()
                 .filter_map(|row| Some((row.try_get(0).ok()?, row.try_get(1).ok()?)))
                 .collect();
+            // Only the attempts this renewal was sent for: one claimed meanwhile may not be
+            // committed in the snapshot of `OWNED` yet.
+            let sent_for: HashSet<(&[u8], i64)> = keys
+                .iter()
+                .zip(&numbers)
+                .zip(&states)
+                .filter(|(_, state)| **state == sql::WORKING)
+                .map(|((key, number), _)| (key.as_slice(), *number))
+                .collect();
             shared.stop_local(Stop::Lost, |key, local| {
-                local.claimed_at < sent && !owned.contains(&(key.to_vec(), local.attempt as i32))
+                sent_for.contains(&(key, i64::from(local.attempt)))
+                    && !owned.contains(&(key.to_vec(), local.attempt as i32))
             });
         }
     }

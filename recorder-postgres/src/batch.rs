@@ -315,6 +315,7 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
         else {
             continue;
         };
+        shared.forget_local(key, *attempt);
         if written.contains(&(key.clone(), *attempt as i32)) {
             match failure {
                 Some((kind, _)) => {

@@ -199,6 +199,15 @@ impl<T: PgId> Shared<T> {
         self.local.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Attempt `attempt` of `key` is no longer this process's to renew: its end was recorded,
+    /// refused, or given up.
+    pub(crate) fn forget_local(&self, key: &[u8], attempt: u32) {
+        let mut local = self.local();
+        if local.get(key).is_some_and(|l| l.attempt == attempt) {
+            local.remove(key);
+        }
+    }
+
     /// The revoke number `token` of `key` ended here: its lease is no longer renewed.
     pub(crate) fn end_local_revoke(&self, key: &[u8], token: i64) {
         let mut revoking = self.revoking.lock().unwrap_or_else(PoisonError::into_inner);
@@ -266,17 +275,17 @@ impl<T: PgId> Store<T> for Shared<T> {
     }
 
     /// Queues the end for the batched writer (this runs from `Drop`: no I/O here). The
-    /// attempt leaves the local attempts at once; its waiters are woken when the end is
-    /// recorded, and a shutdown waits for that.
+    /// attempt leaves the local attempts when its end is recorded (or given up); its waiters
+    /// are woken then, and a shutdown waits for that.
     fn settle(&self, id: &T, attempt: u32, outcome: Outcome, run: &Arc<Running>) {
         let key = id.key_bytes().into_owned();
-        let started = {
-            let mut local = self.local();
-            match local.get(&key) {
-                Some(l) if l.attempt == attempt => local.remove(&key).map(|l| l.claimed_at),
-                _ => None,
-            }
-        };
+        // The attempt stays among the local ones (its lease renewed, its waiters subscribed
+        // to it) until its end is committed: the row is `Working` until then.
+        let started = self
+            .local()
+            .get(&key)
+            .filter(|l| l.attempt == attempt)
+            .map(|l| l.claimed_at);
         let failure = failure_of(outcome, run.stopped_by());
         let state = if failure.is_some() {
             sql::FAILED
