@@ -367,3 +367,53 @@ fn agrees_with_the_in_memory_recorder() {
         });
     });
 }
+
+/// Catches a renewal that loses the leases of a healthy process with many attempts: 3,000
+/// attempts stay `Working` over several leases of 1.5 s. (The sleep below is the length of
+/// the property, not a synchronisation.)
+///
+/// Known to fail: with 3,000 attempts the renewal statement takes about a second from the
+/// client (40 ms when run alone in psql), which is not understood yet, so a 1.5 s lease
+/// (renewed every 0.5 s) runs out. With the default 30 s lease it does not. Kept, ignored,
+/// until it is fixed (issue 11 stays open for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known bug: renewing thousands of leases takes about a second; see the doc comment"]
+async fn many_running_attempts_keep_their_leases() {
+    const TASKS: u64 = 3000;
+    let db = cluster();
+    let jobs: PgRecorder<u64> = PgRecorder::builder()
+        .lease(Duration::from_millis(1500))
+        .connect(db.url(), &unique_name("leases"))
+        .await
+        .expect("connect");
+    let release = tokio_util::sync::CancellationToken::new();
+    let mut launches = tokio::task::JoinSet::new();
+    for id in 0..TASKS {
+        let (jobs, released) = (jobs.clone(), release.clone());
+        launches.spawn(async move {
+            let task = async move {
+                released.cancelled().await;
+                Ok::<_, ()>(())
+            };
+            jobs.launch(id, task)
+                .await
+                .expect("launch")
+                .map_err(drop)
+                .expect("launched");
+        });
+    }
+    while let Some(launched) = launches.join_next().await {
+        launched.expect("no panic");
+    }
+    // Three leases: every one of them must have been renewed several times.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let working = jobs.count_in_state(TaskState::Working).await.unwrap();
+    let lost = jobs.counters().await.unwrap().lost_total;
+    release.cancel();
+    within("shutdown", jobs.shutdown()).await;
+    assert_eq!((working as u64, lost), (TASKS, 0), "leases were lost");
+    assert_eq!(
+        jobs.count_in_state(TaskState::Success).await.unwrap() as u64,
+        TASKS
+    );
+}

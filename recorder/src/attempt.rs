@@ -30,6 +30,9 @@ where
     pub(crate) id: T,
     pub(crate) attempt: u32,
     finished: bool,
+    /// The store took the end (settled it, or queued it to be settled and its waiters
+    /// woken then). Still `false` after `finish` only if the store's `settle` panicked.
+    handed_over: bool,
     /// The running side of the attempt's record: its waiters are woken when the guard drops,
     /// even if the record could not be settled (see [`Running::release`]).
     run: Arc<Running>,
@@ -57,6 +60,7 @@ where
             id,
             attempt,
             finished: false,
+            handed_over: false,
             run,
             _running: running,
         }
@@ -130,9 +134,13 @@ where
         if !self.finished {
             self.store
                 .settle(&self.id, self.attempt, Outcome::Abandoned, &self.run);
+            self.handed_over = true;
         }
-        // A no-op once the record is settled; wakes the waiters if settling it panicked.
-        self.run.release();
+        // Settling panicked (a panicking `Hash` or `Eq` of the id): the record could not be
+        // found, so nothing will wake the waiters but this.
+        if !self.handed_over {
+            self.run.release();
+        }
     }
 }
 
