@@ -122,6 +122,7 @@ where
         self.finished = true;
         self.store
             .settle(&self.id, self.attempt, outcome, &self.run);
+        self.handed_over = true;
     }
 }
 
