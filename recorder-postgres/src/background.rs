@@ -42,21 +42,26 @@ async fn renew<T: PgId>(shared: &Shared<T>) {
     const OPERATION: &str = "renew leases";
     let sent = Instant::now();
     let lease = shared.lease_ms();
-    let (mut keys, mut numbers, mut states) = (Vec::new(), Vec::new(), Vec::new());
-    for (key, local) in shared.local().iter() {
-        keys.push(key.clone());
-        numbers.push(i64::from(local.attempt));
-        states.push(sql::WORKING);
-    }
-    for (key, token) in shared
-        .revoking
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+    // In key order: the lock order of every statement that locks many rows.
+    let mut renewing: Vec<(Vec<u8>, i64, i16)> = shared
+        .local()
         .iter()
-    {
-        keys.push(key.clone());
-        numbers.push(*token);
-        states.push(sql::REVOKING);
+        .map(|(key, local)| (key.clone(), i64::from(local.attempt), sql::WORKING))
+        .collect();
+    renewing.extend(
+        shared
+            .revoking
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(key, token)| (key.clone(), *token, sql::REVOKING)),
+    );
+    renewing.sort_unstable();
+    let (mut keys, mut numbers, mut states) = (Vec::new(), Vec::new(), Vec::new());
+    for (key, number, state) in renewing {
+        keys.push(key);
+        numbers.push(number);
+        states.push(state);
     }
     if keys.is_empty() {
         *shared
