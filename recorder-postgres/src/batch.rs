@@ -148,7 +148,7 @@ fn abandon<T: PgId>(shared: &Arc<Shared<T>>, key: Vec<u8>, attempt: u32) {
             run: Arc::new(tasks_recorder::store::Running::spawned()),
         },
         _hold: shared.machinery().hold(),
-        give_up_at: shared.give_up_at(Some(Instant::now())),
+        started: Some(Instant::now()),
     };
     let _ = shared.ends.send(queued);
 }
@@ -180,9 +180,13 @@ pub(crate) async fn end_writer<T: PgId>(
         // Ends whose lease ran out for sure would be fenced: they are lost.
         let now = Instant::now();
         pending.retain(|queued| {
-            let keep = queued.give_up_at > now;
+            let keep = shared.give_up_at(queued.started) > now;
             if !keep {
-                if let End::Attempt { run, .. } = &queued.end {
+                if let End::Attempt {
+                    key, attempt, run, ..
+                } = &queued.end
+                {
+                    shared.forget_local(key, *attempt);
                     shared
                         .machinery()
                         .tally()

@@ -148,7 +148,11 @@ impl<T: PgId> PgBuilder<T> {
         };
         let in_flight = (self.pool_size / 2).max(1);
         let mut batch_config = config.clone();
-        batch_config.options("-c plan_cache_mode=force_custom_plan");
+        // Batched statements find their rows by key, through the index (`id = ANY(ids)`), and
+        // join them to their arrays. Plan them with the actual arrays, and never as a nested
+        // loop: on a table without statistics yet (a new one), the planner once rescanned the
+        // arrays for every row, and a renewal of 3,000 leases took 2 s instead of 20 ms.
+        batch_config.options("-c plan_cache_mode=force_custom_plan -c enable_nestloop=off");
         let batch_pool = pool(batch_config, in_flight + 2)?;
         let pool = pool(config, self.pool_size)?;
         let timeout = self.operation_timeout;

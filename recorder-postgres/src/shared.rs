@@ -58,8 +58,10 @@ pub(crate) enum End {
 pub(crate) struct Queued {
     pub(crate) end: End,
     pub(crate) _hold: tokio_util::task::task_tracker::TaskTrackerToken,
-    /// After this, the lease has run out for sure: the end would be fenced.
-    pub(crate) give_up_at: Instant,
+    /// When the attempt's claim was sent (`None` for a revoke): its lease cannot have
+    /// started earlier. The end is given up once [`Shared::give_up_at`] of it has passed:
+    /// computed anew each time, since every renewal extends the lease.
+    pub(crate) started: Option<Instant>,
 }
 
 /// Settings fixed at connection.
@@ -78,9 +80,10 @@ pub(crate) struct Shared<T> {
     pub(crate) machinery: Machinery,
     pub(crate) pool: Pool,
     /// The connections of the batched statements (claims, ends, renewals). They always plan
-    /// with the actual parameters (`plan_cache_mode = force_custom_plan`): a generic plan of
-    /// a statement over an array of ids cannot know the array is short, and once chose to
-    /// walk every `Working` row of the recorder for each batch.
+    /// with the actual parameters (`plan_cache_mode = force_custom_plan`: a generic plan of a
+    /// statement over an array of ids once walked every `Working` row for each batch), and
+    /// join without nested loops (`enable_nestloop = off`: on a new table, without
+    /// statistics, a nested loop rescanned the arrays for every row).
     pub(crate) batch_pool: Pool,
     pub(crate) settings: Settings,
     /// This process's identity as an owner of leases.
@@ -256,7 +259,7 @@ impl<T: PgId> Shared<T> {
         let queued = Queued {
             end,
             _hold: self.machinery.hold(),
-            give_up_at: self.give_up_at(started),
+            started,
         };
         if let Err(lost) = self.ends.send(queued) {
             // The writer is gone (the recorder was dropped): the end cannot be recorded, and

@@ -91,10 +91,9 @@ pub(crate) const CLAIM: &str = concat!(
 
 /// Records the ends of a batch of attempts: `$1` recorder, `$2` ids, `$3` attempt numbers,
 /// `$4` new states (1 or 3), `$5` failure kinds, `$6` messages, `$7` owner, `$8` the
-/// recorder's notification channel. The caller sorts the ids: the statement walks them in
-/// that order (a nested loop over the arrays, each row found by its key: the batch pool
-/// always plans with the actual parameters), so it locks rows in key order, as claims and
-/// renewals do. Fenced: a row changes only if it is still that attempt's, ours, and
+/// recorder's notification channel. The rows are found through the key index (`id =
+/// ANY($2)`) and joined to the arrays by hashing (see the batch pool's settings), whatever
+/// the table's statistics; the caller sorts the ids. Fenced: a row changes only if it is still that attempt's, ours, and
 /// its lease has not run out. Returns the ids and attempts it changed, and notifies
 /// the recorder's channel once if it changed any.
 pub(crate) const FINISH: &str = "
@@ -105,8 +104,8 @@ WITH done AS (
         failed_at = CASE WHEN u.state = 3 THEN clock_timestamp() END
     FROM unnest($2::bytea[], $3::int4[], $4::int2[], $5::int2[], $6::text[])
         AS u(id, attempt, state, kind, message)
-    WHERE r.recorder = $1 AND r.id = u.id AND r.state = 0 AND r.attempts = u.attempt
-      AND r.owner = $7 AND r.lease_until >= clock_timestamp()
+    WHERE r.recorder = $1 AND r.id = ANY($2) AND r.id = u.id AND r.state = 0
+      AND r.attempts = u.attempt AND r.owner = $7 AND r.lease_until >= clock_timestamp()
     RETURNING r.id, r.attempts
 )
 SELECT d.id, d.attempts FROM done d CROSS JOIN (SELECT pg_notify($8, $7)) AS n";
@@ -115,15 +114,14 @@ SELECT d.id, d.attempts FROM done d CROSS JOIN (SELECT pg_notify($8, $7)) AS n";
 /// `$1` owner, `$2` lease in milliseconds, `$3` ids, `$4` their numbers (the attempt's, or the
 /// revoke's), `$5` their states (0 working, 2 revoking), `$6` the recorder. Only unexpired leases are renewed
 /// (an expired one is lost for good), and only of what runs here: a row this owner no longer
-/// runs (its end could not be recorded) is left to expire. The caller sorts the ids, so the
-/// rows are locked in key order, as claims and ends lock them: a renewal never deadlocks
-/// with them. Returns
+/// runs (its end could not be recorded) is left to expire. The rows are found through the
+/// key index (`id = ANY($3)`), as the ends' are; the caller sorts the ids. Returns
 /// how many it renewed, and the ids and attempts whose cancellation another process asked.
 pub(crate) const RENEW: &str = "
 WITH renewed AS (
     UPDATE tasks_recorder_records AS r SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
     FROM unnest($3::bytea[], $4::int8[], $5::int2[]) AS l(id, n, state)
-    WHERE r.recorder = $6 AND r.id = l.id AND r.owner = $1 AND r.state = l.state
+    WHERE r.recorder = $6 AND r.id = ANY($3) AND r.id = l.id AND r.owner = $1 AND r.state = l.state
       AND r.lease_until >= clock_timestamp()
       AND ((l.state = 0 AND r.attempts = l.n) OR (l.state = 2 AND r.revokes = l.n))
     RETURNING r.id, r.attempts, r.state, r.cancel_requested
