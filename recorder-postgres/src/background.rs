@@ -71,9 +71,8 @@ async fn renew<T: PgId>(shared: &Shared<T>) {
         return;
     }
     let answer = shared
-        .query_batch(
+        .query_renew(
             OPERATION,
-            None,
             sql::RENEW,
             &[
                 &shared.owner,

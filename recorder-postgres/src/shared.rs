@@ -79,12 +79,14 @@ pub(crate) struct Settings {
 pub(crate) struct Shared<T> {
     pub(crate) machinery: Machinery,
     pub(crate) pool: Pool,
-    /// The connections of the batched statements (claims, ends, renewals). They always plan
-    /// with the actual parameters (`plan_cache_mode = force_custom_plan`: a generic plan of a
-    /// statement over an array of ids once walked every `Working` row for each batch), and
-    /// join without nested loops (`enable_nestloop = off`: on a new table, without
-    /// statistics, a nested loop rescanned the arrays for every row).
+    /// The connections of the batched claims and ends. They always plan with the actual
+    /// parameters (`plan_cache_mode = force_custom_plan`: a generic plan of a statement over
+    /// an array of ids once walked every `Working` row for each batch).
     pub(crate) batch_pool: Pool,
+    /// The connection of the renewals, which also never join by nested loop nor scan the
+    /// table (on a new table, without statistics, a nested loop rescanned the ids' array for
+    /// every row).
+    pub(crate) renew_pool: Pool,
     pub(crate) settings: Settings,
     /// This process's identity as an owner of leases.
     pub(crate) owner: String,
@@ -128,6 +130,17 @@ impl<T: PgId> Shared<T> {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
         self.query_on(&self.batch_pool, operation, key, sql, params)
+            .await
+    }
+
+    /// Like [`query`](Self::query), for the renewal (on its own connection).
+    pub(crate) async fn query_renew(
+        &self,
+        operation: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        self.query_on(&self.renew_pool, operation, None, sql, params)
             .await
     }
 

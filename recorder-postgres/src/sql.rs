@@ -91,9 +91,7 @@ pub(crate) const CLAIM: &str = concat!(
 
 /// Records the ends of a batch of attempts: `$1` recorder, `$2` ids, `$3` attempt numbers,
 /// `$4` new states (1 or 3), `$5` failure kinds, `$6` messages, `$7` owner, `$8` the
-/// recorder's notification channel. The rows are found through the key index (`id =
-/// ANY($2)`) and joined to the arrays by hashing (see the batch pool's settings), whatever
-/// the table's statistics; the caller sorts the ids. Fenced: a row changes only if it is still that attempt's, ours, and
+/// recorder's notification channel. The caller sorts the ids. Fenced: a row changes only if it is still that attempt's, ours, and
 /// its lease has not run out. Returns the ids and attempts it changed, and notifies
 /// the recorder's channel once if it changed any.
 pub(crate) const FINISH: &str = "
@@ -104,7 +102,7 @@ WITH done AS (
         failed_at = CASE WHEN u.state = 3 THEN clock_timestamp() END
     FROM unnest($2::bytea[], $3::int4[], $4::int2[], $5::int2[], $6::text[])
         AS u(id, attempt, state, kind, message)
-    WHERE r.recorder = $1 AND r.id = ANY($2) AND r.id = u.id AND r.state = 0
+    WHERE r.recorder = $1 AND r.id = u.id AND r.state = 0
       AND r.attempts = u.attempt AND r.owner = $7 AND r.lease_until >= clock_timestamp()
     RETURNING r.id, r.attempts
 )
@@ -115,7 +113,8 @@ SELECT d.id, d.attempts FROM done d CROSS JOIN (SELECT pg_notify($8, $7)) AS n";
 /// revoke's), `$5` their states (0 working, 2 revoking), `$6` the recorder. Only unexpired leases are renewed
 /// (an expired one is lost for good), and only of what runs here: a row this owner no longer
 /// runs (its end could not be recorded) is left to expire. The rows are found through the
-/// key index (`id = ANY($3)`), as the ends' are; the caller sorts the ids. Returns
+/// key index (`id = ANY($3)`) and joined by hashing (see the renewal connection's
+/// settings); the caller sorts the ids. Returns
 /// how many it renewed, and the ids and attempts whose cancellation another process asked.
 pub(crate) const RENEW: &str = "
 WITH renewed AS (
