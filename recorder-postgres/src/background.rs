@@ -71,8 +71,10 @@ async fn renew<T: PgId>(shared: &Shared<T>) {
         return;
     }
     let answer = shared
-        .query_renew(
+        .query_on(
+            &shared.renew_pool,
             OPERATION,
+            None,
             sql::RENEW,
             &[
                 &shared.owner,

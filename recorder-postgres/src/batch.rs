@@ -79,7 +79,8 @@ async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>,
     let mut tries = 0;
     let rows = loop {
         let rows = shared
-            .query_batch(
+            .query_on(
+                &shared.batch_pool,
                 "launch",
                 single,
                 sql::CLAIM,
@@ -284,7 +285,8 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
         }
     }
     let rows = shared
-        .query_batch(
+        .query_on(
+            &shared.batch_pool,
             OPERATION,
             None,
             sql::FINISH,

@@ -147,18 +147,10 @@ impl<T: PgId> PgBuilder<T> {
                 .map_err(|e| Error::from_source(OPERATION, None, e))
         };
         let in_flight = (self.pool_size / 2).max(1);
-        let mut batch_config = config.clone();
-        batch_config.options("-c plan_cache_mode=force_custom_plan");
-        let batch_pool = pool(batch_config, in_flight + 2)?;
-        // The renewal finds its rows through the key index (`id = ANY(ids)`) and joins them
-        // to its arrays: never by nested loop, nor by scanning the table. On a table without
-        // statistics yet (a new one), the planner once rescanned the arrays for every row,
-        // and a renewal of 3,000 leases took 2 s instead of 20 ms.
-        let mut renew_config = config.clone();
-        renew_config.options(
-            "-c plan_cache_mode=force_custom_plan -c enable_nestloop=off -c enable_seqscan=off",
-        );
-        let renew_pool = pool(renew_config, 1)?;
+        // The batched claims and ends have connections of their own, and so has the
+        // renewal: a burst of queries never delays a lease.
+        let batch_pool = pool(config.clone(), in_flight + 2)?;
+        let renew_pool = pool(config.clone(), 1)?;
         let pool = pool(config, self.pool_size)?;
         let timeout = self.operation_timeout;
         let identity = tokio::time::timeout(timeout, migrate::<T>(&pool, name))
@@ -233,15 +225,6 @@ async fn migrate<T: PgId>(pool: &Pool, name: &str) -> Result<Identity, Error> {
         .map_err(fail)?
         .get(0);
     match version {
-        None => {
-            transaction
-                .execute(
-                    "INSERT INTO tasks_recorder_schema (version) VALUES ($1)",
-                    &[&sql::SCHEMA_VERSION],
-                )
-                .await
-                .map_err(fail)?;
-        }
         Some(found) if found > sql::SCHEMA_VERSION => {
             return Err(Error::new(
                 OPERATION,
@@ -252,8 +235,25 @@ async fn migrate<T: PgId>(pool: &Pool, name: &str) -> Result<Identity, Error> {
                 },
             ));
         }
-        // Version 1 is the first: nothing to migrate yet.
-        Some(_) => {}
+        Some(found) if found == sql::SCHEMA_VERSION => {}
+        // A new database, or version 1 (the tables alone): add the functions.
+        _ => {
+            transaction
+                .batch_execute(sql::FUNCTIONS)
+                .await
+                .map_err(fail)?;
+            transaction
+                .execute("DELETE FROM tasks_recorder_schema", &[])
+                .await
+                .map_err(fail)?;
+            transaction
+                .execute(
+                    "INSERT INTO tasks_recorder_schema (version) VALUES ($1)",
+                    &[&sql::SCHEMA_VERSION],
+                )
+                .await
+                .map_err(fail)?;
+        }
     }
     transaction
         .execute(

@@ -79,13 +79,9 @@ pub(crate) struct Settings {
 pub(crate) struct Shared<T> {
     pub(crate) machinery: Machinery,
     pub(crate) pool: Pool,
-    /// The connections of the batched claims and ends. They always plan with the actual
-    /// parameters (`plan_cache_mode = force_custom_plan`: a generic plan of a statement over
-    /// an array of ids once walked every `Working` row for each batch).
+    /// The connections of the batched claims and ends.
     pub(crate) batch_pool: Pool,
-    /// The connection of the renewals, which also never join by nested loop nor scan the
-    /// table (on a new table, without statistics, a nested loop rescanned the ids' array for
-    /// every row).
+    /// The connection of the renewals.
     pub(crate) renew_pool: Pool,
     pub(crate) settings: Settings,
     /// This process's identity as an owner of leases.
@@ -121,30 +117,8 @@ impl<T: PgId> Shared<T> {
         self.query_on(&self.pool, operation, key, sql, params).await
     }
 
-    /// Like [`query`](Self::query), for a batched statement (on the batch pool).
-    pub(crate) async fn query_batch(
-        &self,
-        operation: &'static str,
-        key: Option<&[u8]>,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, Error> {
-        self.query_on(&self.batch_pool, operation, key, sql, params)
-            .await
-    }
-
-    /// Like [`query`](Self::query), for the renewal (on its own connection).
-    pub(crate) async fn query_renew(
-        &self,
-        operation: &'static str,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, Error> {
-        self.query_on(&self.renew_pool, operation, None, sql, params)
-            .await
-    }
-
-    async fn query_on(
+    /// Like [`query`](Self::query), on the connections of `pool`.
+    pub(crate) async fn query_on(
         &self,
         pool: &Pool,
         operation: &'static str,

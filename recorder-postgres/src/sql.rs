@@ -12,7 +12,7 @@
 use tasks_recorder::{FailureKind, TaskState};
 
 /// The schema version this crate writes.
-pub(crate) const SCHEMA_VERSION: i32 = 1;
+pub(crate) const SCHEMA_VERSION: i32 = 2;
 
 /// A lock id for `pg_advisory_xact_lock`, taken while the schema is created or migrated, so
 /// that processes starting at once do it one at a time.
@@ -23,7 +23,7 @@ pub(crate) const SUCCESS: i16 = 1;
 pub(crate) const REVOKING: i16 = 2;
 pub(crate) const FAILED: i16 = 3;
 
-/// The schema, version 1. Idempotent. One index, the primary key: every transition changes
+/// The tables of the schema (version 1, and 2 with [`FUNCTIONS`]). Idempotent. One index, the primary key: every transition changes
 /// only columns outside it, so with room left in each page (`fillfactor`) an update is a
 /// heap-only tuple, writing no index entry. The rare scans (listing, an owner's rows) walk a
 /// recorder's rows by the key's prefix.
@@ -89,46 +89,89 @@ pub(crate) const CLAIM: &str = concat!(
      RETURNING r.id, r.state, r.attempts, coalesce(r.owner = $3 AND r.claim = $5, false) AS won"
 );
 
-/// Records the ends of a batch of attempts: `$1` recorder, `$2` ids, `$3` attempt numbers,
-/// `$4` new states (1 or 3), `$5` failure kinds, `$6` messages, `$7` owner, `$8` the
-/// recorder's notification channel. The caller sorts the ids. Fenced: a row changes only if it is still that attempt's, ours, and
-/// its lease has not run out. Returns the ids and attempts it changed, and notifies
-/// the recorder's channel once if it changed any.
-pub(crate) const FINISH: &str = "
-WITH done AS (
-    UPDATE tasks_recorder_records AS r SET
-        state = u.state, owner = NULL, lease_until = NULL, cancel_requested = false,
-        failure_kind = u.kind, failure_message = u.message,
-        failed_at = CASE WHEN u.state = 3 THEN clock_timestamp() END
-    FROM unnest($2::bytea[], $3::int4[], $4::int2[], $5::int2[], $6::text[])
-        AS u(id, attempt, state, kind, message)
-    WHERE r.recorder = $1 AND r.id = u.id AND r.state = 0
-      AND r.attempts = u.attempt AND r.owner = $7 AND r.lease_until >= clock_timestamp()
-    RETURNING r.id, r.attempts
-)
-SELECT d.id, d.attempts FROM done d CROSS JOIN (SELECT pg_notify($8, $7)) AS n";
+/// The functions of schema version 2: the batched ends and renewals. Each finds its rows
+/// one by one through the primary key, in the order of its arrays (the caller sorts them by
+/// key, the lock order of every statement that locks many rows), inside one statement and
+/// one commit. A join of the arrays with the table would leave the plan to the statistics:
+/// on a new table, without any, the planner scanned every row of the recorder for each id,
+/// and an end of 2,000 attempts took seconds, past their leases. Idempotent.
+pub(crate) const FUNCTIONS: &str = "
+CREATE OR REPLACE FUNCTION tasks_recorder_finish(
+    p_recorder text, p_ids bytea[], p_attempts int4[], p_states int2[], p_kinds int2[],
+    p_messages text[], p_owner text, p_channel text)
+RETURNS TABLE (done_id bytea, done_attempt int4) LANGUAGE plpgsql AS $f$
+DECLARE
+    changed boolean := false;
+BEGIN
+    FOR i IN 1 .. coalesce(cardinality(p_ids), 0) LOOP
+        UPDATE tasks_recorder_records AS r SET
+            state = p_states[i], owner = NULL, lease_until = NULL, cancel_requested = false,
+            failure_kind = p_kinds[i], failure_message = p_messages[i],
+            failed_at = CASE WHEN p_states[i] = 3 THEN clock_timestamp() END
+        WHERE r.recorder = p_recorder AND r.id = p_ids[i] AND r.state = 0
+          AND r.attempts = p_attempts[i] AND r.owner = p_owner
+          AND r.lease_until >= clock_timestamp();
+        IF FOUND THEN
+            changed := true;
+            done_id := p_ids[i];
+            done_attempt := p_attempts[i];
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+    IF changed THEN
+        PERFORM pg_notify(p_channel, p_owner);
+    END IF;
+END $f$;
+
+CREATE OR REPLACE FUNCTION tasks_recorder_renew(
+    p_owner text, p_lease_ms float8, p_ids bytea[], p_numbers int8[], p_states int2[],
+    p_recorder text)
+RETURNS TABLE (renewed int8, cancel_ids bytea[], cancel_attempts int4[])
+LANGUAGE plpgsql AS $f$
+DECLARE
+    asked boolean;
+    attempt int4;
+BEGIN
+    renewed := 0;
+    cancel_ids := '{}';
+    cancel_attempts := '{}';
+    FOR i IN 1 .. coalesce(cardinality(p_ids), 0) LOOP
+        UPDATE tasks_recorder_records AS r
+        SET lease_until = clock_timestamp() + p_lease_ms * interval '1 millisecond'
+        WHERE r.recorder = p_recorder AND r.id = p_ids[i] AND r.owner = p_owner
+          AND r.state = p_states[i] AND r.lease_until >= clock_timestamp()
+          AND ((r.state = 0 AND r.attempts = p_numbers[i])
+               OR (r.state = 2 AND r.revokes = p_numbers[i]))
+        RETURNING r.cancel_requested AND r.state = 0, r.attempts INTO asked, attempt;
+        IF FOUND THEN
+            renewed := renewed + 1;
+            IF asked THEN
+                cancel_ids := cancel_ids || p_ids[i];
+                cancel_attempts := cancel_attempts || attempt;
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN NEXT;
+END $f$;
+";
+
+/// Records the ends of a batch of attempts: `$1` recorder, `$2` ids (sorted), `$3` attempt
+/// numbers, `$4` new states (1 or 3), `$5` failure kinds, `$6` messages, `$7` owner, `$8`
+/// the recorder's notification channel. Fenced: a row changes only if it is still that
+/// attempt's, ours, and its lease has not run out. Returns the ids and attempts it changed,
+/// and notifies the recorder's channel once if it changed any.
+pub(crate) const FINISH: &str =
+    "SELECT done_id, done_attempt FROM tasks_recorder_finish($1, $2, $3, $4, $5, $6, $7, $8)";
 
 /// Renews, in one statement, the leases of the attempts and revokes this process runs:
-/// `$1` owner, `$2` lease in milliseconds, `$3` ids, `$4` their numbers (the attempt's, or the
-/// revoke's), `$5` their states (0 working, 2 revoking), `$6` the recorder. Only unexpired leases are renewed
-/// (an expired one is lost for good), and only of what runs here: a row this owner no longer
-/// runs (its end could not be recorded) is left to expire. The rows are found through the
-/// key index (`id = ANY($3)`) and joined by hashing (see the renewal connection's
-/// settings); the caller sorts the ids. Returns
-/// how many it renewed, and the ids and attempts whose cancellation another process asked.
-pub(crate) const RENEW: &str = "
-WITH renewed AS (
-    UPDATE tasks_recorder_records AS r SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
-    FROM unnest($3::bytea[], $4::int8[], $5::int2[]) AS l(id, n, state)
-    WHERE r.recorder = $6 AND r.id = ANY($3) AND r.id = l.id AND r.owner = $1 AND r.state = l.state
-      AND r.lease_until >= clock_timestamp()
-      AND ((l.state = 0 AND r.attempts = l.n) OR (l.state = 2 AND r.revokes = l.n))
-    RETURNING r.id, r.attempts, r.state, r.cancel_requested
-)
-SELECT count(*)::int8,
-       coalesce(array_agg(id) FILTER (WHERE cancel_requested AND state = 0), '{}'),
-       coalesce(array_agg(attempts) FILTER (WHERE cancel_requested AND state = 0), '{}')
-FROM renewed";
+/// `$1` owner, `$2` lease in milliseconds, `$3` ids (sorted), `$4` their numbers (the
+/// attempt's, or the revoke's), `$5` their states (0 working, 2 revoking), `$6` the recorder.
+/// Only unexpired leases are renewed (an expired one is lost for good), and only of what runs
+/// here: a row this owner no longer runs (its end could not be recorded) is left to expire.
+/// Returns how many it renewed, and the ids and attempts whose cancellation another process
+/// asked.
+pub(crate) const RENEW: &str =
+    "SELECT renewed, cancel_ids, cancel_attempts FROM tasks_recorder_renew($1, $2, $3, $4, $5, $6)";
 
 /// The attempts an owner holds under an unexpired lease: `$1` owner, `$2` recorder.
 pub(crate) const OWNED: &str = "

@@ -368,11 +368,13 @@ fn agrees_with_the_in_memory_recorder() {
     });
 }
 
-/// Catches a renewal that loses the leases of a healthy process with many attempts: 3,000
-/// attempts stay `Working` over several leases of 1.5 s. On a new table (no statistics
-/// yet) the renewal was planned as a nested loop that rescanned the ids' array for every
-/// row: 2 s for 3,000 leases, which ran out. (The sleep below is the length of the property,
-/// not a synchronisation.)
+/// Catches a renewal that loses the leases of a healthy process with many attempts, and
+/// ends recorded too late: 3,000 attempts stay `Working` over several leases of 1.5 s, then
+/// all end at once and must all be recorded `Success`. On a new table (no statistics yet)
+/// a join of the ids' array with the table was planned as a nested loop that rescanned the
+/// array for every row: a renewal of 3,000 leases took 2 s, and an end of 2,000 attempts
+/// took seconds, past their leases. (The sleep below is the length of the property, not a
+/// synchronisation.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_running_attempts_keep_their_leases() {
     const TASKS: u64 = 3000;
@@ -412,4 +414,65 @@ async fn many_running_attempts_keep_their_leases() {
         jobs.count_in_state(TaskState::Success).await.unwrap() as u64,
         TASKS
     );
+}
+
+/// Catches a migration that leaves a database of an older schema unusable (version 1 had
+/// the tables but not the functions that record ends and renew leases), and a process that
+/// runs against a schema newer than it knows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_schema_is_migrated_and_a_newer_one_refused() {
+    let db = cluster();
+    let (admin, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .expect("admin connection");
+    tokio::spawn(connection);
+    // A schema of its own (first on the search path of the recorders' connections): the
+    // other tests share the database's default one.
+    let schema = unique_name("schema_test").replace('-', "_");
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create schema");
+    let separator = if db.url().contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}options=-csearch_path%3D{schema}", db.url());
+    let (own, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect with the schema");
+    tokio::spawn(connection);
+
+    // Version 1: a recorder made the tables; the functions did not exist yet.
+    drop(connect::<u64>(&url, "old").await);
+    own.batch_execute(
+        "DROP FUNCTION tasks_recorder_finish; DROP FUNCTION tasks_recorder_renew; \
+         UPDATE tasks_recorder_schema SET version = 1",
+    )
+    .await
+    .expect("make a version 1 schema");
+    let jobs = connect::<u64>(&url, "old").await;
+    jobs.launch(7, async { Ok::<_, ()>(()) })
+        .await
+        .expect("launch")
+        .map_err(drop)
+        .expect("launched");
+    assert_eq!(
+        within("wait", jobs.wait(&7)).await.expect("wait"),
+        TaskState::Success
+    );
+    jobs.shutdown().await;
+
+    // A newer schema than this crate writes.
+    own.batch_execute("UPDATE tasks_recorder_schema SET version = version + 1")
+        .await
+        .expect("make a newer schema");
+    match PgRecorder::<u64>::connect(&url, "old").await {
+        Err(error) => assert!(
+            matches!(error.kind(), ErrorKind::SchemaTooNew { .. }),
+            "{error}"
+        ),
+        Ok(_) => panic!("a schema newer than this crate was used"),
+    }
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .expect("drop schema");
 }

@@ -324,8 +324,8 @@ fn cstr(bytes: &[u8]) -> (&[u8], &[u8]) {
 pub fn label(sql: &str) -> String {
     const KNOWN: [(&str, &str); 10] = [
         ("INSERT INTO tasks_recorder_records", "recorder CLAIM (batch)"),
-        ("WITH done AS", "recorder FINISH (batch)"),
-        ("WITH renewed AS", "recorder RENEW"),
+        ("FROM tasks_recorder_finish(", "recorder FINISH (batch)"),
+        ("FROM tasks_recorder_renew(", "recorder RENEW"),
         (
             "(lease_until - clock_timestamp())) * 1000)::float8 FROM tasks_recorder_records",
             "recorder STATE_AND_LEASE (wait)",
