@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tasks_recorder::store::{Event, Stop, Store};
 use tasks_recorder::{FailureKind, TaskState};
 use tokio::sync::{mpsc, Semaphore};
+use tokio_postgres::types::ToSql;
 
 use crate::error::Error;
 use crate::id::PgId;
@@ -78,15 +79,27 @@ async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>,
     let lease = shared.lease_ms();
     let mut tries = 0;
     let rows = loop {
-        let rows = shared
-            .query_on(
-                &shared.batch_pool,
-                "launch",
-                single,
-                sql::CLAIM,
-                &[&shared.settings.name, &keys, &shared.owner, &lease, &nonce],
-            )
-            .await;
+        let name = &shared.settings.name;
+        let rows = match single {
+            Some(key) => {
+                let params: [&(dyn ToSql + Sync); 5] = [name, &key, &shared.owner, &lease, &nonce];
+                shared
+                    .query_on(
+                        &shared.batch_pool,
+                        "launch",
+                        single,
+                        sql::CLAIM_ONE,
+                        &params,
+                    )
+                    .await
+            }
+            None => {
+                let params: [&(dyn ToSql + Sync); 5] = [name, &keys, &shared.owner, &lease, &nonce];
+                shared
+                    .query_on(&shared.batch_pool, "launch", None, sql::CLAIM, &params)
+                    .await
+            }
+        };
         match rows {
             // Aborted to resolve a conflict with another statement (e.g. a revoke or a
             // trim, which lock in another order): nothing was committed, so run it again.
@@ -284,24 +297,47 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
             messages.push(failure.as_ref().and_then(|(_, message)| message.as_deref()));
         }
     }
-    let rows = shared
-        .query_on(
-            &shared.batch_pool,
-            OPERATION,
-            None,
-            sql::FINISH,
-            &[
-                &shared.settings.name,
-                &keys,
-                &attempts,
-                &states,
-                &kinds,
-                &messages,
-                &shared.owner,
-                &shared.channel,
-            ],
-        )
-        .await?;
+    let rows = if let ([key], [attempt], [state], [kind], [message]) = (
+        &keys[..],
+        &attempts[..],
+        &states[..],
+        &kinds[..],
+        &messages[..],
+    ) {
+        let params: [&(dyn ToSql + Sync); 8] = [
+            &shared.settings.name,
+            key,
+            attempt,
+            state,
+            kind,
+            message,
+            &shared.owner,
+            &shared.channel,
+        ];
+        shared
+            .query_on(
+                &shared.batch_pool,
+                OPERATION,
+                Some(key),
+                sql::FINISH_ONE,
+                &params,
+            )
+            .await?
+    } else {
+        let params: [&(dyn ToSql + Sync); 8] = [
+            &shared.settings.name,
+            &keys,
+            &attempts,
+            &states,
+            &kinds,
+            &messages,
+            &shared.owner,
+            &shared.channel,
+        ];
+        shared
+            .query_on(&shared.batch_pool, OPERATION, None, sql::FINISH, &params)
+            .await?
+    };
     let mut written: HashSet<(Vec<u8>, i32)> = HashSet::with_capacity(rows.len());
     for row in &rows {
         let key: Vec<u8> = Shared::<T>::get(OPERATION, None, row, 0)?;

@@ -139,8 +139,8 @@ impl<T: PgId> PgBuilder<T> {
             Pool::builder(manager)
                 .max_size(size)
                 .runtime(Runtime::Tokio1)
-                .wait_timeout(Some(self.operation_timeout))
-                .create_timeout(Some(self.operation_timeout))
+                // No timeouts of the pool's own: each operation's timeout covers the wait
+                // for a connection and its creation (one timer per operation, not two).
                 // The most recently used connection first: its statements are prepared.
                 .queue_mode(deadpool_postgres::QueueMode::Lifo)
                 .build()

@@ -155,6 +155,38 @@ BEGIN
 END $f$;
 ";
 
+/// [`CLAIM`] for a batch of one id (`$2` a single id, the other parameters the same): a
+/// lone launch, the common case at low concurrency, plans no array.
+pub(crate) const CLAIM_ONE: &str = concat!(
+    "INSERT INTO tasks_recorder_records AS r (recorder, id, state, attempts, owner, lease_until, claim) \
+     VALUES ($1, $2, 0, 1, $3, clock_timestamp() + $4 * interval '1 millisecond', $5) \
+     ON CONFLICT (recorder, id) DO UPDATE SET \
+       attempts = CASE WHEN ", launchable!(), " THEN r.attempts + 1 ELSE r.attempts END, \
+       owner = CASE WHEN ", launchable!(), " THEN excluded.owner ELSE r.owner END, \
+       lease_until = CASE WHEN ", launchable!(), " THEN excluded.lease_until ELSE r.lease_until END, \
+       claim = CASE WHEN ", launchable!(), " THEN excluded.claim ELSE r.claim END, \
+       cancel_requested = CASE WHEN ", launchable!(), " THEN false ELSE r.cancel_requested END, \
+       failure_kind = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failure_kind END, \
+       failure_message = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failure_message END, \
+       failed_at = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failed_at END, \
+       state = CASE WHEN ", launchable!(), " THEN 0 ELSE r.state END \
+     RETURNING r.id, r.state, r.attempts, coalesce(r.owner = $3 AND r.claim = $5, false) AS won"
+);
+
+/// [`FINISH`] for a batch of one end (`$2` to `$6` single values, the other parameters the
+/// same), with the same fencing.
+pub(crate) const FINISH_ONE: &str = "
+WITH done AS (
+    UPDATE tasks_recorder_records AS r SET
+        state = $4::int2, owner = NULL, lease_until = NULL, cancel_requested = false,
+        failure_kind = $5::int2, failure_message = $6::text,
+        failed_at = CASE WHEN $4::int2 = 3 THEN clock_timestamp() END
+    WHERE r.recorder = $1 AND r.id = $2 AND r.state = 0
+      AND r.attempts = $3::int4 AND r.owner = $7 AND r.lease_until >= clock_timestamp()
+    RETURNING r.id, r.attempts
+)
+SELECT d.id, d.attempts FROM done d CROSS JOIN (SELECT pg_notify($8, $7)) AS n";
+
 /// Records the ends of a batch of attempts: `$1` recorder, `$2` ids (sorted), `$3` attempt
 /// numbers, `$4` new states (1 or 3), `$5` failure kinds, `$6` messages, `$7` owner, `$8`
 /// the recorder's notification channel. Fenced: a row changes only if it is still that

@@ -376,7 +376,10 @@ mod tests {
         stream.extend_from_slice(&((8 + params.len()) as u32).to_be_bytes());
         stream.extend_from_slice(&196_608_u32.to_be_bytes());
         stream.extend_from_slice(params);
-        stream.extend(message(b'P', b"s0\0WITH renewed AS (UPDATE x)\0\0\0"));
+        stream.extend(message(
+            b'P',
+            b"s0\0SELECT renewed FROM tasks_recorder_renew($1)\0\0\0",
+        ));
         stream.extend(message(b'B', b"\0s0\0\0\0\0\0\0\0"));
         stream.extend(message(b'E', b"\0\0\0\0\0"));
         stream.extend(message(b'S', b""));
