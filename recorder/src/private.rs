@@ -464,3 +464,25 @@ where
 fn refused_state<F>(launched: Result<(), (TaskState, F)>) -> Result<(), TaskState> {
     launched.map_err(|(state, _unpolled)| state)
 }
+
+/// `#[recorded_task]` inside this crate itself, where `proc-macro-crate` answers that the
+/// runtime crate is the crate being compiled.
+#[cfg(all(test, feature = "macros"))]
+mod tests {
+    use crate::{recorded_task, AsyncTasksRecorder, TaskState};
+
+    #[recorded_task(id = n, recorder = jobs, block)]
+    async fn double(jobs: AsyncTasksRecorder<u32>, n: u32) -> Result<u32, String> {
+        Ok(n * 2)
+    }
+
+    /// Catches an expansion that names the runtime crate by a path that does not resolve
+    /// inside the crate itself (`::tasks_recorder` without `extern crate self`): this module
+    /// would not compile.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_attribute_expands_inside_the_runtime_crate() {
+        let jobs = AsyncTasksRecorder::new();
+        assert_eq!(double(jobs.clone(), 3).await, Ok(()));
+        assert_eq!(jobs.query_task_state(&3).await, TaskState::Success);
+    }
+}
