@@ -124,14 +124,19 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
     let into_result = quote_spanned! {ret_end=>
         #open #ret as #task_output>::into_result(#ret_arg)
     };
-    let launch = match (args.block, args.error_text) {
-        (Some(_), None) => quote_spanned!(name_span=> #private::launch_block),
-        (None, None) => quote_spanned!(name_span=> #private::launch),
-        (Some(_), Some(_)) => quote_spanned!(name_span=> #private::launch_block_with_error_text),
-        (None, Some(_)) => quote_spanned!(name_span=> #private::launch_with_error_text),
-    };
+    // The launch form (`__private::Launch`): one option a key.
+    let blocks = args.block.map(|_| quote_spanned!(name_span=> .block()));
+    let keeps_text = args
+        .error_text
+        .map(|_| quote_spanned!(name_span=> .keeping_error_text()));
     let launch_call = quote_spanned! {name_span=>
-        let #launched_local = #launch(#recorder_local, #id_local, #task_local).await;
+        let #launched_local = #private::launch(
+            #recorder_local,
+            #id_local,
+            #task_local,
+            #private::Launch::spawned() #blocks #keeps_text,
+        )
+        .await;
     };
 
     // What the wrapper returns: without `recorder_error`, the refusal only, which checks
