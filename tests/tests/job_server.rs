@@ -13,12 +13,15 @@
 //! PostgreSQL.
 #![forbid(unsafe_code)]
 
+mod support;
+
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::job_client::JobClient;
 use tasks_recorder::{AsyncTasksRecorder, FailureKind, TaskState};
 use tasks_recorder_examples::job_server::{
     self, Config, Drained, JobServer, MAX_ID_LEN, MAX_URI_LEN,
@@ -47,8 +50,7 @@ const PUT_HEAD_OF_100: &str = "PUT /jobs/stalled HTTP/1.1\r\nhost: test\r\n\
 /// A server running in this process, and a client for it.
 struct Harness {
     address: SocketAddr,
-    base: String,
-    client: reqwest::Client,
+    client: JobClient,
     stop: CancellationToken,
     jobs: AsyncTasksRecorder<String>,
     server: JoinHandle<io::Result<Drained>>,
@@ -66,61 +68,13 @@ impl Harness {
         let jobs = server.jobs().expect("records in memory").clone();
         let stop = server.shutdown_token();
         let server = tokio::spawn(server.serve(listener));
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(PATIENCE)
-            .build()
-            .expect("a client");
         Harness {
             address,
-            base: format!("http://{address}"),
-            client,
+            client: JobClient::new(address.port(), PATIENCE),
             stop,
             jobs,
             server,
         }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Sends `request` and returns the status and the JSON body.
-    async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-        let response = request.send().await.expect("the server answers");
-        let status = response.status();
-        let text = response.text().await.expect("a body");
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("a {status} answer that is not JSON ({e}): {text:?}"));
-        (status, body)
-    }
-
-    async fn put(&self, id: &str, spec: Value) -> (StatusCode, Value) {
-        Self::send(
-            self.client
-                .put(self.url(&format!("/jobs/{id}")))
-                .json(&spec),
-        )
-        .await
-    }
-
-    /// `PUT` of `body` as it is, with the header `content-type: application/json`.
-    async fn put_raw(&self, id: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
-        self.put_typed(id, Some("application/json"), body).await
-    }
-
-    /// `PUT` of `body` as it is, with `content_type` if any.
-    async fn put_typed(
-        &self,
-        id: &str,
-        content_type: Option<&str>,
-        body: impl Into<reqwest::Body>,
-    ) -> (StatusCode, Value) {
-        let mut request = self.client.put(self.url(&format!("/jobs/{id}"))).body(body);
-        if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
-        }
-        Self::send(request).await
     }
 
     /// A raw TCP connection to the server.
@@ -137,33 +91,9 @@ impl Harness {
         read_answer(&mut stream).await
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        Self::send(self.client.get(self.url(path))).await
-    }
-
-    async fn delete(&self, id: &str) -> (StatusCode, Value) {
-        Self::send(self.client.delete(self.url(&format!("/jobs/{id}")))).await
-    }
-
-    /// Polls `GET /jobs/{id}` until the job is no longer `working`; returns its view.
-    async fn settled(&self, id: &str) -> Value {
-        let poll = async {
-            loop {
-                let (_, view) = self.get(&format!("/jobs/{id}")).await;
-                if view["state"] != "working" {
-                    return view;
-                }
-                tokio::task::yield_now().await;
-            }
-        };
-        tokio::time::timeout(PATIENCE, poll)
-            .await
-            .unwrap_or_else(|_| panic!("job {id} still working after {PATIENCE:?}"))
-    }
-
     /// `POST /shutdown`, then waits for the server to stop; checks that nothing runs.
     async fn shut_down(self) -> (Drained, AsyncTasksRecorder<String>) {
-        let (status, body) = Self::send(self.client.post(self.url("/shutdown"))).await;
+        let (status, body) = self.client.post("/shutdown").await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         assert_eq!(body["status"], "draining");
         self.stopped().await
@@ -180,13 +110,7 @@ impl Harness {
         assert_eq!(self.jobs.running(), 0);
         assert_eq!(drained.counters.working_now, 0);
         assert!(self.jobs.is_closed());
-        // Nobody listens any more.
-        assert!(self
-            .client
-            .get(format!("{}/jobs", self.base))
-            .send()
-            .await
-            .is_err());
+        assert!(self.client.nobody_listens().await);
         (drained, self.jobs)
     }
 }
@@ -278,7 +202,8 @@ async fn every_route_from_launch_to_drain() {
     // A job that succeeds at once: 202 with a Location, then Success after 1 attempt.
     let response = server
         .client
-        .put(server.url("/jobs/report-1"))
+        .http
+        .put(server.client.url("/jobs/report-1"))
         .json(&json!({"duration_ms": 0}))
         .send()
         .await
@@ -294,95 +219,102 @@ async fn every_route_from_launch_to_drain() {
         view["state"] == "working" || view["state"] == "success",
         "{view}"
     );
-    let view = server.settled("report-1").await;
+    let view = server.client.settled("report-1").await;
     assert_eq!(view["state"], "success");
     assert_eq!(view["attempts"], 1);
     assert_eq!(view["failure"], Value::Null);
-    let (status, again) = server.get("/jobs/report-1").await;
+    let (status, again) = server.client.get("/jobs/report-1").await;
     assert_eq!((status, &again), (StatusCode::OK, &view));
 
     // Succeeded: another PUT answers 200 and runs nothing (an empty body is a default job).
-    let (status, view) = server.put_raw("report-1", "").await;
+    let (status, view) = server.client.put_raw("report-1", "").await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["state"], "success");
     assert_eq!(view["attempts"], 1);
 
     // A job that fails and one that panics: Failed, with the reason.
-    let (status, _) = server.put("flaky", json!({"fail": true})).await;
+    let (status, _) = server.client.put("flaky", json!({"fail": true})).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let (status, _) = server.put("boom", json!({"panic": true})).await;
+    let (status, _) = server.client.put("boom", json!({"panic": true})).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let flaky = server.settled("flaky").await;
+    let flaky = server.client.settled("flaky").await;
     assert_eq!(flaky["state"], "failed");
     assert_eq!(flaky["failure"]["kind"], "error");
     assert_eq!(flaky["failure"]["message"], "simulated failure after 0 ms");
-    let boom = server.settled("boom").await;
+    let boom = server.client.settled("boom").await;
     assert_eq!(boom["state"], "failed");
     assert_eq!(boom["failure"]["kind"], "panicked");
     let message = boom["failure"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("simulated panic in job boom"), "{boom}");
 
     // Listing by state, and the counts of every state.
-    let (status, failed) = server.get("/jobs?state=failed").await;
+    let (status, failed) = server.client.get("/jobs?state=failed").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         failed,
         json!({"state": "failed", "count": 2, "ids": ["boom", "flaky"]})
     );
-    let (_, succeeded) = server.get("/jobs?state=success").await;
+    let (_, succeeded) = server.client.get("/jobs?state=success").await;
     assert_eq!(succeeded["ids"], json!(["report-1"]));
-    let (status, counts) = server.get("/jobs").await;
+    let (status, counts) = server.client.get("/jobs").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(counts, json!({"failed": 2, "success": 1, "working": 0}));
 
     // A failed job can be launched again: its attempts add up.
-    let (status, _) = server.put("flaky", json!({})).await;
+    let (status, _) = server.client.put("flaky", json!({})).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let flaky = server.settled("flaky").await;
+    let flaky = server.client.settled("flaky").await;
     assert_eq!(flaky["state"], "success");
     assert_eq!(flaky["attempts"], 2);
 
     // A running job: a second PUT is a conflict; DELETE cancels it.
-    let (status, _) = server.put("long", json!({"duration_ms": FOREVER_MS})).await;
+    let (status, _) = server
+        .client
+        .put("long", json!({"duration_ms": FOREVER_MS}))
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let conflict = server.put("long", json!({})).await;
+    let conflict = server.client.put("long", json!({})).await;
     assert_error(&conflict, StatusCode::CONFLICT);
-    let (status, long) = server.get("/jobs/long").await;
+    let (status, long) = server.client.get("/jobs/long").await;
     assert_eq!(
         (status, &long["state"]),
         (StatusCode::OK, &json!("working"))
     );
-    let (_, working) = server.get("/jobs?state=working").await;
+    let (_, working) = server.client.get("/jobs?state=working").await;
     assert_eq!(working["ids"], json!(["long"]));
-    let (status, cancelled) = server.delete("long").await;
+    let (status, cancelled) = server.client.delete("long").await;
     assert_eq!(status, StatusCode::OK, "{cancelled}");
     assert_eq!(cancelled["action"], "cancelled");
     assert_eq!(cancelled["job"]["state"], "failed");
     assert_eq!(cancelled["job"]["failure"]["kind"], "cancelled");
 
     // DELETE of a succeeded job revokes it: unknown again, and it can run again.
-    let (status, revoked) = server.delete("report-1").await;
+    let (status, revoked) = server.client.delete("report-1").await;
     assert_eq!(status, StatusCode::OK, "{revoked}");
     assert_eq!(revoked["action"], "revoked");
     assert_eq!(revoked["job"]["state"], "not_found");
-    let (status, gone) = server.get("/jobs/report-1").await;
+    let (status, gone) = server.client.get("/jobs/report-1").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(gone["state"], "not_found");
-    let (status, _) = server.put("report-1", json!({"duration_ms": 0})).await;
+    let (status, _) = server
+        .client
+        .put("report-1", json!({"duration_ms": 0}))
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(server.settled("report-1").await["state"], "success");
+    assert_eq!(server.client.settled("report-1").await["state"], "success");
 
     // DELETE of a failed job forgets it; of an unknown one is a 404.
-    let (status, removed) = server.delete("boom").await;
+    let (status, removed) = server.client.delete("boom").await;
     assert_eq!(status, StatusCode::OK, "{removed}");
     assert_eq!(removed["action"], "removed");
     assert_eq!(removed["job"]["state"], "not_found");
-    assert_error(&server.delete("boom").await, StatusCode::NOT_FOUND);
+    assert_error(&server.client.delete("boom").await, StatusCode::NOT_FOUND);
 
     // The metrics agree with the recorder's counters.
     let response = server
         .client
-        .get(server.url("/metrics"))
+        .http
+        .get(server.client.url("/metrics"))
         .send()
         .await
         .expect("answer");
@@ -460,17 +392,21 @@ async fn every_route_from_launch_to_drain() {
     assert!(text.contains("# TYPE tasks_recorder_tasks gauge"));
 
     // The drain: running jobs may finish; new ones are refused with 503 meanwhile.
-    let (status, _) = server.put("last", json!({"duration_ms": FOREVER_MS})).await;
+    let (status, _) = server
+        .client
+        .put("last", json!({"duration_ms": FOREVER_MS}))
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let (status, body) = Harness::send(server.client.post(server.url("/shutdown"))).await;
+    let (status, body) =
+        JobClient::send(server.client.http.post(server.client.url("/shutdown"))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["working"], 1);
     assert_error(
-        &server.put("late", json!({})).await,
+        &server.client.put("late", json!({})).await,
         StatusCode::SERVICE_UNAVAILABLE,
     );
     // The server still answers during the drain; cancelling the last job ends it.
-    let (status, cancelled) = server.delete("last").await;
+    let (status, cancelled) = server.client.delete("last").await;
     assert_eq!(status, StatusCode::OK, "{cancelled}");
     let (drained, jobs) = server.stopped().await;
     assert_eq!(
@@ -495,13 +431,13 @@ async fn racing_duplicate_puts_launch_once() {
     let mut race = tokio::task::JoinSet::new();
     for racer in 0..RACERS {
         for id in 0..IDS {
-            let client = server.client.clone();
-            let url = server.url(&format!("/jobs/race-{id}"));
+            let client = server.client.http.clone();
+            let url = server.client.url(&format!("/jobs/race-{id}"));
             // Every other id runs long, so later racers meet it Working (409); the others
             // end at once, so later racers may meet them Success (200).
             let duration_ms = if id % 2 == 0 { 0 } else { FOREVER_MS };
             race.spawn(async move {
-                let answer = Harness::send(
+                let answer = JobClient::send(
                     client
                         .put(url)
                         .json(&json!({"duration_ms": duration_ms, "fail": false})),
@@ -523,7 +459,7 @@ async fn racing_duplicate_puts_launch_once() {
     }
     assert_eq!(accepted, [1; IDS], "exactly one launch per id");
     for id in (0..IDS).step_by(2) {
-        let view = server.settled(&format!("race-{id}")).await;
+        let view = server.client.settled(&format!("race-{id}")).await;
         assert_eq!(view["state"], "success");
         assert_eq!(view["attempts"], 1);
     }
@@ -532,9 +468,9 @@ async fn racing_duplicate_puts_launch_once() {
     let launched = server.jobs.counters().launched_total;
     let mut again = tokio::task::JoinSet::new();
     for _ in 0..RACERS {
-        let client = server.client.clone();
-        let url = server.url("/jobs/race-0");
-        again.spawn(async move { Harness::send(client.put(url)).await });
+        let client = server.client.http.clone();
+        let url = server.client.url("/jobs/race-0");
+        again.spawn(async move { JobClient::send(client.put(url)).await });
     }
     while let Some(joined) = again.join_next().await {
         let (status, body) = joined.expect("a racer did not panic");
@@ -570,7 +506,7 @@ async fn bad_input_gets_a_json_4xx() {
 
     // Unknown state names.
     for query in ["sleeping", "not_found", "", "WORKING"] {
-        let answer = server.get(&format!("/jobs?state={query}")).await;
+        let answer = server.client.get(&format!("/jobs?state={query}")).await;
         assert_error(&answer, StatusCode::BAD_REQUEST);
     }
     // Malformed or unexpected JSON.
@@ -583,40 +519,46 @@ async fn bad_input_gets_a_json_4xx() {
         "[1, 2]",
         "{",
     ] {
-        let answer = server.put_raw("x", body).await;
+        let answer = server.client.put_raw("x", body).await;
         assert_error(&answer, StatusCode::BAD_REQUEST);
     }
     // A duration over the limit.
-    let answer = server.put("x", json!({"duration_ms": 51})).await;
+    let answer = server.client.put("x", json!({"duration_ms": 51})).await;
     assert_error(&answer, StatusCode::UNPROCESSABLE_ENTITY);
     // A body over the limit.
-    let answer = server.put_raw("x", " ".repeat(64 * 1024)).await;
+    let answer = server.client.put_raw("x", " ".repeat(64 * 1024)).await;
     assert_error(&answer, StatusCode::PAYLOAD_TOO_LARGE);
     // Ids: too long, bad characters, not UTF-8; on every route that takes one.
     let too_long = "a".repeat(MAX_ID_LEN + 1);
     for id in [too_long.as_str(), "a%20b", "a%2Fb", "%FF", "caf%C3%A9"] {
-        assert_error(&server.put(id, json!({})).await, StatusCode::BAD_REQUEST);
         assert_error(
-            &server.get(&format!("/jobs/{id}")).await,
+            &server.client.put(id, json!({})).await,
             StatusCode::BAD_REQUEST,
         );
-        assert_error(&server.delete(id).await, StatusCode::BAD_REQUEST);
+        assert_error(
+            &server.client.get(&format!("/jobs/{id}")).await,
+            StatusCode::BAD_REQUEST,
+        );
+        assert_error(&server.client.delete(id).await, StatusCode::BAD_REQUEST);
     }
     // Unknown routes and methods.
-    assert_error(&server.get("/nope").await, StatusCode::NOT_FOUND);
-    assert_error(&server.get("/jobs/").await, StatusCode::NOT_FOUND);
-    let answer = Harness::send(server.client.post(server.url("/jobs/x"))).await;
+    assert_error(&server.client.get("/nope").await, StatusCode::NOT_FOUND);
+    assert_error(&server.client.get("/jobs/").await, StatusCode::NOT_FOUND);
+    let answer = JobClient::send(server.client.http.post(server.client.url("/jobs/x"))).await;
     assert_error(&answer, StatusCode::METHOD_NOT_ALLOWED);
-    let answer = Harness::send(server.client.get(server.url("/shutdown"))).await;
+    let answer = JobClient::send(server.client.http.get(server.client.url("/shutdown"))).await;
     assert_error(&answer, StatusCode::METHOD_NOT_ALLOWED);
 
     // Nothing was launched, and the longest id allowed works.
     assert_eq!(server.jobs.counters().launched_total, 0);
     assert!(server.jobs.is_empty());
     let longest = "b".repeat(MAX_ID_LEN);
-    let (status, _) = server.put(&longest, json!({"duration_ms": 50})).await;
+    let (status, _) = server
+        .client
+        .put(&longest, json!({"duration_ms": 50}))
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(server.settled(&longest).await["state"], "success");
+    assert_eq!(server.client.settled(&longest).await["state"], "success");
 
     let (drained, _) = server.shut_down().await;
     assert_eq!(drained.counters.launched_total, 1);
@@ -737,11 +679,11 @@ async fn a_long_uri_gets_a_json_414() {
     let query = "/jobs?state=";
     let over = format!("{query}{}", "w".repeat(MAX_URI_LEN - query.len() + 1));
     for _ in 0..2 {
-        assert_error(&server.get(&over).await, StatusCode::URI_TOO_LONG);
+        assert_error(&server.client.get(&over).await, StatusCode::URI_TOO_LONG);
     }
     // The longest target accepted reaches the route (an unknown state).
     let longest = format!("{query}{}", "w".repeat(MAX_URI_LEN - query.len()));
-    assert_error(&server.get(&longest).await, StatusCode::BAD_REQUEST);
+    assert_error(&server.client.get(&longest).await, StatusCode::BAD_REQUEST);
 
     assert!(server.jobs.is_empty());
     server.shut_down().await;
@@ -762,7 +704,10 @@ async fn only_a_json_object_is_a_job_spec() {
         "null",
         "\"job\"",
     ] {
-        assert_error(&server.put_raw("x", body).await, StatusCode::BAD_REQUEST);
+        assert_error(
+            &server.client.put_raw("x", body).await,
+            StatusCode::BAD_REQUEST,
+        );
     }
     assert!(server.jobs.is_empty());
     assert_eq!(server.jobs.counters().launched_total, 0);
@@ -774,9 +719,9 @@ async fn only_a_json_object_is_a_job_spec() {
         ("c", " \n"),
         ("d", ""),
     ] {
-        let (status, view) = server.put_raw(id, body).await;
+        let (status, view) = server.client.put_raw(id, body).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body:?}: {view}");
-        assert_eq!(server.settled(id).await["state"], "success");
+        assert_eq!(server.client.settled(id).await["state"], "success");
     }
     server.shut_down().await;
 }
@@ -801,7 +746,7 @@ async fn dot_ids_are_refused() {
 
     // Other ids of dots are fine.
     for id in ["...", ".a", "a.."] {
-        let (status, view) = server.put(id, json!({})).await;
+        let (status, view) = server.client.put(id, json!({})).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{id}: {view}");
     }
     server.shut_down().await;
@@ -821,7 +766,7 @@ async fn a_body_needs_a_json_content_type() {
         Some("application/jsonx"),
         Some(""),
     ] {
-        let answer = server.put_typed("x", content_type, spec).await;
+        let answer = server.client.put_typed("x", content_type, spec).await;
         assert_error(&answer, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
     assert!(server.jobs.is_empty());
@@ -830,11 +775,11 @@ async fn a_body_needs_a_json_content_type() {
         ("a", "application/json"),
         ("b", "Application/JSON; charset=utf-8"),
     ] {
-        let (status, view) = server.put_typed(id, Some(content_type), spec).await;
+        let (status, view) = server.client.put_typed(id, Some(content_type), spec).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{content_type}: {view}");
     }
     // No body, as `curl -X PUT` sends it: the default job.
-    let (status, view) = server.put_typed("c", None, "").await;
+    let (status, view) = server.client.put_typed("c", None, "").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{view}");
     server.shut_down().await;
 }
