@@ -1,5 +1,5 @@
 //! An HTTP client of the `job_server` example's service, for its end-to-end tests
-//! (`job_server.rs` in memory, `job_server_pg.rs` in PostgreSQL): requests to its routes on
+//! (`job_server/` in memory, `job_server_pg.rs` in PostgreSQL): requests to its routes on
 //! the loopback, answers read as a status and a JSON body, and polling a job until it settles.
 
 use std::time::Duration;
