@@ -39,14 +39,14 @@ impl Config {
 /// The sizes of every scenario.
 #[derive(Debug, Clone, Copy)]
 struct Sizes {
-    pub(super) rounds: usize,
-    pub(super) launch: [u64; 2],
-    pub(super) query_keys: u64,
-    pub(super) queries: usize,
-    pub(super) contention: usize,
-    pub(super) list_keys: u64,
-    pub(super) revoke: u64,
-    pub(super) memory: u64,
+    rounds: usize,
+    launch: [u64; 2],
+    query_keys: u64,
+    queries: usize,
+    contention: usize,
+    list_keys: u64,
+    revoke: u64,
+    memory: u64,
 }
 
 impl Sizes {
