@@ -1,6 +1,6 @@
 //! Runnable examples of tasks-recorder live in `examples/`; the library part here holds what
 //! the tests also use: the [`job_server`] HTTP service, started in-process by the end-to-end
-//! test `tests/tests/job_server.rs`.
+//! test `tests/tests/job_server/`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -7,6 +7,7 @@ use syn::spanned::Spanned;
 use syn::{AttrStyle, Attribute, Ident, ItemFn, Meta, ReturnType, Token};
 
 use crate::parse::Args;
+use crate::runtime_crate::RuntimeCrate;
 
 /// A generated local: `mixed_site` hygiene, so the user's code (the id and recorder
 /// expressions, the body) can neither name it nor be shadowed by it, located at `at` so that
@@ -29,10 +30,9 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
     };
 
     let name_span = sig.ident.span();
-    let krate = match &args.krate {
-        Some(path) => path.to_token_stream(),
-        None => quote_spanned!(name_span=> ::tasks_recorder),
-    };
+    let runtime = RuntimeCrate::new(args.krate.as_ref());
+    let krate_at = |span: Span| runtime.at(span);
+    let krate = krate_at(name_span);
     let private = quote_spanned!(name_span=> #krate::__private);
 
     // The body's declared output. `validate` rejects a missing return type.
@@ -64,11 +64,7 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
     // Every token of the checks of the id is spanned at the id, so that a wrong id is
     // reported there and only there.
     // (A `crate = "path"` keeps its span, the string literal: an unresolved path is reported
-    // once, there.)
-    let krate_at = |span: Span| match &args.krate {
-        Some(path) => path.to_token_stream(),
-        None => quote_spanned!(span=> ::tasks_recorder),
-    };
+    // once, there; see `RuntimeCrate::at`.)
     let krate_at_id = krate_at(id_span);
     let recorder_and_id = match &args.recorder {
         Some(recorder) => {
@@ -121,23 +117,26 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
     // ends at its last, so the type-level check that it is a `Result` is reported on exactly
     // the return type (once: the call and its path have the same span).
     let ret_end = last_span(&ret).unwrap_or(ret_span);
-    let task_output = match &args.krate {
-        Some(path) => quote_spanned!(ret_end=> #path::__private::TaskOutput),
-        None => quote_spanned!(ret_end=> ::tasks_recorder::__private::TaskOutput),
-    };
+    let krate_at_ret = krate_at(ret_end);
+    let task_output = quote_spanned!(ret_end=> #krate_at_ret::__private::TaskOutput);
     let open = quote_spanned!(ret_span=> <);
     let ret_arg = local("__recorded_task_ret", ret_end);
     let into_result = quote_spanned! {ret_end=>
         #open #ret as #task_output>::into_result(#ret_arg)
     };
-    let launch = match (args.block, args.error_text) {
-        (Some(_), None) => quote_spanned!(name_span=> #private::launch_block),
-        (None, None) => quote_spanned!(name_span=> #private::launch),
-        (Some(_), Some(_)) => quote_spanned!(name_span=> #private::launch_block_with_error_text),
-        (None, Some(_)) => quote_spanned!(name_span=> #private::launch_with_error_text),
-    };
+    // The launch form (`__private::Launch`): one option a key.
+    let blocks = args.block.map(|_| quote_spanned!(name_span=> .block()));
+    let keeps_text = args
+        .error_text
+        .map(|_| quote_spanned!(name_span=> .keeping_error_text()));
     let launch_call = quote_spanned! {name_span=>
-        let #launched_local = #launch(#recorder_local, #id_local, #task_local).await;
+        let #launched_local = #private::launch(
+            #recorder_local,
+            #id_local,
+            #task_local,
+            #private::Launch::spawned() #blocks #keeps_text,
+        )
+        .await;
     };
 
     // What the wrapper returns: without `recorder_error`, the refusal only, which checks
@@ -240,10 +239,7 @@ pub fn below_instrument(
         return None;
     }
     let name_span = function.sig.ident.span();
-    let krate = match &parsed.krate {
-        Some(path) => path.to_token_stream(),
-        None => quote_spanned!(name_span=> ::tasks_recorder),
-    };
+    let krate = RuntimeCrate::new(parsed.krate.as_ref()).at(name_span);
     let attribute = quote_spanned!(name_span=> #krate::recorded_task);
     let ItemFn {
         vis, sig, block, ..

@@ -2,12 +2,14 @@
 //! `tasks_recorder::recorded_task`.
 //!
 //! The crate is split by stage: `parse` reads the attribute's arguments and the item,
-//! `validate` checks the function, `expand` generates the wrapper.
+//! `validate` checks the function, `expand` generates the wrapper, naming the runtime crate by
+//! the path `runtime_crate` finds.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod expand;
 mod parse;
+mod runtime_crate;
 mod validate;
 
 use proc_macro::TokenStream;

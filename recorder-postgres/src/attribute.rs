@@ -2,22 +2,23 @@
 //! a [`PgRecorder`] as the recorder of `tasks_recorder`'s attribute.
 //!
 //! The attribute launches through the hidden traits of `tasks_recorder::__private` (not public
-//! API, like the code the attribute generates): [`TaskRecorder`], the four launch forms, each
-//! a thin forward to the [`PgRecorder`] method of the same name that keeps only the state of
-//! a refusal; [`RecorderHandle`], so that `recorder = ...` may be a `PgRecorder`, a reference,
-//! an `Arc` or a `LazyLock` of one; and [`IntoRecorderError`], so that a failed launch (an
+//! API, like the code the attribute generates): [`TaskRecorder`], whose one method makes
+//! every launch form ([`Launch`]) as the [`PgRecorder`] method of that form does, keeping only
+//! the state of a refusal; [`RecorderHandle`], so that `recorder = ...` may be a `PgRecorder`,
+//! a reference, an `Arc` or a `LazyLock` of one; and [`IntoRecorderError`], so that a failed launch (an
 //! [`Error`]: nothing was launched) is returned as the type given by `recorder_error = ...`,
 //! this crate's [`Error`] or any type that implements `From<Error>`. Since a launch through a
 //! `PgRecorder` can fail, the attribute refuses one without `recorder_error = ...`, at the
 //! `recorder = ...` expression.
 
-use std::fmt;
 use std::future::Future;
 
 // Not public API: the impls are hidden from the docs, as the traits are.
-use tasks_recorder::__private::{IntoRecorderError, Launched, RecorderHandle, TaskRecorder};
+use tasks_recorder::__private::{
+    IntoRecorderError, Launch, Launched, RecorderHandle, TaskRecorder,
+};
 
-use crate::recorder::{compatible, error_text};
+use crate::recorder::compatible;
 use crate::{Error, PgId, PgRecorder};
 
 #[doc(hidden)]
@@ -25,59 +26,26 @@ impl<T: PgId> TaskRecorder for PgRecorder<T> {
     type Id = T;
     type Error = Error;
 
+    /// As `launch`, `launch_block` and `launch_with_error_text`, which are made of the same two
+    /// calls (`block` with `error_text`, which has no public method, too).
     #[inline]
-    async fn recorded_launch<Fut, R, E>(self, id: T, task: Fut) -> Launched<Error>
-    where
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-        R: Send + 'static,
-        E: Send + 'static,
-    {
-        Ok(self.launch(id, task).await?.map_err(|(state, _task)| state))
-    }
-
-    #[inline]
-    async fn recorded_launch_block<Fut, R, E>(self, id: T, task: Fut) -> Launched<Error>
-    where
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-        R: Send + 'static,
-        E: Send + 'static,
-    {
-        Ok(self
-            .launch_block(id, task)
-            .await?
-            .map_err(|(state, _task)| state))
-    }
-
-    #[inline]
-    async fn recorded_launch_with_error_text<Fut, R, E>(self, id: T, task: Fut) -> Launched<Error>
-    where
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-        R: Send + 'static,
-        E: fmt::Display + Send + 'static,
-    {
-        Ok(self
-            .launch_with_error_text(id, task)
-            .await?
-            .map_err(|(state, _task)| state))
-    }
-
-    /// `PgRecorder` has no public `launch_block_with_error_text`: its inline launch, keeping
-    /// the error's text, as `launch_block` and `launch_with_error_text` are made of.
-    #[inline]
-    async fn recorded_launch_block_with_error_text<Fut, R, E>(
+    async fn recorded_launch<Fut, R, E>(
         self,
         id: T,
         task: Fut,
+        launch: Launch<E>,
     ) -> Launched<Error>
     where
         Fut: Future<Output = Result<R, E>> + Send + 'static,
         R: Send + 'static,
-        E: fmt::Display + Send + 'static,
+        E: Send + 'static,
     {
-        Ok(self
-            .run_inline(id, task, error_text)
-            .await?
-            .map_err(|refusal| compatible(refusal).0))
+        let launched = if launch.block {
+            self.run_inline(id, task, launch.describe).await?
+        } else {
+            self.spawn(id, task, launch.describe).await?
+        };
+        Ok(launched.map_err(|refusal| compatible(refusal).0))
     }
 }
 

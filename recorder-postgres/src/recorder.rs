@@ -156,7 +156,7 @@ impl<T: PgId> PgRecorder<T> {
         Ok(Ok(Claimed { attempt, run, task }))
     }
 
-    async fn spawn<Fut, R, E>(
+    pub(crate) async fn spawn<Fut, R, E>(
         &self,
         id: T,
         task: Fut,

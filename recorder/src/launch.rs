@@ -17,7 +17,7 @@ where
 {
     /// `launch` and `try_launch`: claims the id, then spawns the attempt once its record is
     /// stored and the entry unlocked.
-    fn spawn<Fut, R, E>(
+    pub(crate) fn spawn<Fut, R, E>(
         &self,
         task_id: T,
         task: Fut,
@@ -35,7 +35,7 @@ where
     /// `launch_block` and `try_launch_block`: claims the id, then runs the attempt inline,
     /// until it ends or is cancelled (by `cancel`, or by the recorder's token, whose child
     /// the attempt's token is).
-    async fn run_inline<Fut, R, E>(
+    pub(crate) async fn run_inline<Fut, R, E>(
         &self,
         task_id: T,
         task: Fut,
@@ -198,17 +198,17 @@ where
 }
 
 /// Keeps no text of an error (`launch`, `launch_block`).
-fn no_text<E>(_: &E) -> Option<String> {
+pub(crate) fn no_text<E>(_: &E) -> Option<String> {
     None
 }
 
 /// Keeps the text of an error (`launch_with_error_text` and its `_block` form).
-fn error_text<E: fmt::Display>(error: &E) -> Option<String> {
+pub(crate) fn error_text<E: fmt::Display>(error: &E) -> Option<String> {
     Some(error.to_string())
 }
 
 /// A refusal as the 2.0.2-compatible methods report it: the state, and the unpolled task.
-fn compatible_refusal<Fut>((refusal, task): (LaunchRefusal, Fut)) -> (TaskState, Fut) {
+pub(crate) fn compatible_refusal<Fut>((refusal, task): (LaunchRefusal, Fut)) -> (TaskState, Fut) {
     let state = match refusal {
         LaunchRefusal::Running => TaskState::Working,
         LaunchRefusal::Succeeded => TaskState::Success,

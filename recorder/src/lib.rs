@@ -168,6 +168,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// `#[recorded_task]` names this crate `::tasks_recorder` wherever its own package expands it
+// (its doctests and examples are crates of their own, and `proc-macro-crate` cannot tell them
+// from this lib): this makes that path right inside the lib too.
+extern crate self as tasks_recorder;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;

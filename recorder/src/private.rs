@@ -11,6 +11,8 @@ use std::hash::Hash;
 
 pub use crate::{AsyncTasksRecorder, TaskState};
 
+use crate::launch::compatible_refusal;
+
 /// Implemented only for `Result<T, E>`: the type-level check that the function under
 /// `#[recorded_task]` returns a `Result`, whatever alias names it (`std::io::Result<T>`,
 /// `anyhow::Result<T>`, a crate's own `Result<T>`...).
@@ -42,66 +44,92 @@ impl<T, E> TaskOutput for Result<T, E> {
 /// launches cannot fail (`Error = Infallible`), and `tasks_recorder_postgres::PgRecorder<T>`,
 /// whose launches can fail with a database error.
 ///
-/// Each method is one launch form (`launch`, `launch_block`, and their `error_text` forms)
-/// on a handle the expansion owns; the outer `Err` is a launch the recorder could not make
-/// (nothing was launched, the task was dropped unpolled), `Ok(Err(state))` a refusal (the
-/// refused future dropped unpolled). The methods are named apart from the recorders' own
-/// (`launch`...), so that a call of those never resolves to these.
+/// One method makes every launch form: [`Launch`] says which (spawned or `block`, keeping the
+/// error's text or not), and each recorder makes it with the same internals as its own methods
+/// of that form (`launch`, `launch_block`, `launch_with_error_text`...). The outer `Err` is a
+/// launch the recorder could not make (nothing was launched, the task was dropped unpolled),
+/// `Ok(Err(state))` a refusal (the refused future dropped unpolled), with the state the
+/// recorder's own method of that form would give. The method is named apart from the
+/// recorders' own (`launch`...), so that a call of those never resolves to it.
 pub trait TaskRecorder: Send + Sync + 'static {
     /// The recorder's id type.
     type Id: Send + 'static;
     /// The error of a launch the recorder could not make.
     type Error: Send + 'static;
 
-    /// `launch`: spawns the task.
+    /// Launches `task` under `id` in the form `launch` says.
     fn recorded_launch<Fut, R, E>(
         self,
         id: Self::Id,
         task: Fut,
+        launch: Launch<E>,
     ) -> impl Future<Output = Launched<Self::Error>> + Send
     where
         Fut: Future<Output = Result<R, E>> + Send + 'static,
         R: Send + 'static,
         E: Send + 'static;
-
-    /// `launch_block`: runs the task inside the returned future.
-    fn recorded_launch_block<Fut, R, E>(
-        self,
-        id: Self::Id,
-        task: Fut,
-    ) -> impl Future<Output = Launched<Self::Error>> + Send
-    where
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-        R: Send + 'static,
-        E: Send + 'static;
-
-    /// `launch_with_error_text`: spawns the task, keeping the text of its error.
-    fn recorded_launch_with_error_text<Fut, R, E>(
-        self,
-        id: Self::Id,
-        task: Fut,
-    ) -> impl Future<Output = Launched<Self::Error>> + Send
-    where
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-        R: Send + 'static,
-        E: std::fmt::Display + Send + 'static;
-
-    /// `launch_block_with_error_text`: runs the task inside the returned future, keeping the
-    /// text of its error.
-    fn recorded_launch_block_with_error_text<Fut, R, E>(
-        self,
-        id: Self::Id,
-        task: Fut,
-    ) -> impl Future<Output = Launched<Self::Error>> + Send
-    where
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-        R: Send + 'static,
-        E: std::fmt::Display + Send + 'static;
 }
 
 /// What a launch through a [`TaskRecorder`] returns: `Err` if the recorder could not make
 /// it, `Ok(Err(state))` if it was refused, `Ok(Ok(()))` if it was launched.
 pub type Launched<Error> = Result<Result<(), TaskState>, Error>;
+
+/// The form of a launch, for a task whose error type is `E`: built by the expansion from the
+/// attribute's keys (`Launch::spawned()`, then `.block()` for `block` and
+/// `.keeping_error_text()` for `error_text`), read by each [`TaskRecorder`]. A new launch
+/// option is a new field here, set by a new method, with every recorder reading it in its one
+/// method.
+pub struct Launch<E> {
+    /// `block`: run the task inside the launch's future (`launch_block`), rather than spawn
+    /// it (`launch`).
+    pub block: bool,
+    /// What a failure keeps of the task's error: nothing (`launch`), or its text with
+    /// `error_text` (`launch_with_error_text`).
+    pub describe: fn(&E) -> Option<String>,
+}
+
+// Not derived: a derive would require `E: Clone`, and the value holds no `E`.
+impl<E> Clone for Launch<E> {
+    #[inline]
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Launch<E> {}
+
+impl<E> Launch<E> {
+    /// A spawned launch that keeps no text of the task's error: `launch`.
+    #[inline]
+    pub fn spawned() -> Self {
+        Launch {
+            block: false,
+            describe: crate::launch::no_text,
+        }
+    }
+
+    /// The launch run inside its future (the `block` key): `launch_block`.
+    #[inline]
+    pub fn block(self) -> Self {
+        Launch {
+            block: true,
+            ..self
+        }
+    }
+
+    /// The launch keeping `e.to_string()` of an `Err(e)` as the failure's message (the
+    /// `error_text` key): `launch_with_error_text`, `launch_block_with_error_text`.
+    #[inline]
+    pub fn keeping_error_text(self) -> Self
+    where
+        E: std::fmt::Display,
+    {
+        Launch {
+            describe: crate::launch::error_text,
+            ..self
+        }
+    }
+}
 
 impl<T> TaskRecorder for AsyncTasksRecorder<T>
 where
@@ -110,54 +138,26 @@ where
     type Id = T;
     type Error = Infallible;
 
+    /// As `launch`, `launch_block` and their `_with_error_text` forms, which are made of the
+    /// same two calls.
     #[inline]
-    async fn recorded_launch<Fut, R, E>(self, id: T, task: Fut) -> Launched<Infallible>
+    async fn recorded_launch<Fut, R, E>(
+        self,
+        id: T,
+        task: Fut,
+        launch: Launch<E>,
+    ) -> Launched<Infallible>
     where
         Fut: Future<Output = Result<R, E>> + Send + 'static,
         R: Send + 'static,
         E: Send + 'static,
     {
-        Ok(refused_state(self.launch(id, task).await))
-    }
-
-    #[inline]
-    async fn recorded_launch_block<Fut, R, E>(self, id: T, task: Fut) -> Launched<Infallible>
-    where
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-        R: Send + 'static,
-        E: Send + 'static,
-    {
-        Ok(refused_state(self.launch_block(id, task).await))
-    }
-
-    #[inline]
-    async fn recorded_launch_with_error_text<Fut, R, E>(
-        self,
-        id: T,
-        task: Fut,
-    ) -> Launched<Infallible>
-    where
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-        R: Send + 'static,
-        E: std::fmt::Display + Send + 'static,
-    {
-        Ok(refused_state(self.launch_with_error_text(id, task).await))
-    }
-
-    #[inline]
-    async fn recorded_launch_block_with_error_text<Fut, R, E>(
-        self,
-        id: T,
-        task: Fut,
-    ) -> Launched<Infallible>
-    where
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-        R: Send + 'static,
-        E: std::fmt::Display + Send + 'static,
-    {
-        Ok(refused_state(
-            self.launch_block_with_error_text(id, task).await,
-        ))
+        let launched = if launch.block {
+            self.run_inline(id, task, launch.describe).await
+        } else {
+            self.spawn(id, task, launch.describe)
+        };
+        Ok(refused_state(launched.map_err(compatible_refusal)))
     }
 }
 
@@ -323,13 +323,14 @@ where
     crate::default_recorder::<T>().clone()
 }
 
-/// `recorder.launch(id, task)`, through [`TaskRecorder`]: the recorder's own future,
-/// returned as is.
+/// The launch of `task` under `id` in the form `launch` says, through [`TaskRecorder`]: the
+/// recorder's own future, returned as is.
 #[inline]
 pub fn launch<Rec, Fut, R, E>(
     recorder: Rec,
     id: Rec::Id,
     task: Fut,
+    launch: Launch<E>,
 ) -> impl Future<Output = Launched<Rec::Error>> + Send
 where
     Rec: TaskRecorder,
@@ -337,57 +338,7 @@ where
     R: Send + 'static,
     E: Send + 'static,
 {
-    recorder.recorded_launch(id, task)
-}
-
-/// `recorder.launch_block(id, task)`, through [`TaskRecorder`] (the `block` key).
-#[inline]
-pub fn launch_block<Rec, Fut, R, E>(
-    recorder: Rec,
-    id: Rec::Id,
-    task: Fut,
-) -> impl Future<Output = Launched<Rec::Error>> + Send
-where
-    Rec: TaskRecorder,
-    Fut: Future<Output = Result<R, E>> + Send + 'static,
-    R: Send + 'static,
-    E: Send + 'static,
-{
-    recorder.recorded_launch_block(id, task)
-}
-
-/// `recorder.launch_with_error_text(id, task)`, through [`TaskRecorder`] (the `error_text`
-/// key).
-#[inline]
-pub fn launch_with_error_text<Rec, Fut, R, E>(
-    recorder: Rec,
-    id: Rec::Id,
-    task: Fut,
-) -> impl Future<Output = Launched<Rec::Error>> + Send
-where
-    Rec: TaskRecorder,
-    Fut: Future<Output = Result<R, E>> + Send + 'static,
-    R: Send + 'static,
-    E: std::fmt::Display + Send + 'static,
-{
-    recorder.recorded_launch_with_error_text(id, task)
-}
-
-/// `recorder.launch_block_with_error_text(id, task)`, through [`TaskRecorder`] (the `block`
-/// and `error_text` keys).
-#[inline]
-pub fn launch_block_with_error_text<Rec, Fut, R, E>(
-    recorder: Rec,
-    id: Rec::Id,
-    task: Fut,
-) -> impl Future<Output = Launched<Rec::Error>> + Send
-where
-    Rec: TaskRecorder,
-    Fut: Future<Output = Result<R, E>> + Send + 'static,
-    R: Send + 'static,
-    E: std::fmt::Display + Send + 'static,
-{
-    recorder.recorded_launch_block_with_error_text(id, task)
+    recorder.recorded_launch(id, task, launch)
 }
 
 /// `value`, through a call: the expansion wraps a generated local in it, spanned from the first
@@ -463,4 +414,26 @@ where
 /// Keeps only the state that refused a launch: the refused future is dropped unpolled.
 fn refused_state<F>(launched: Result<(), (TaskState, F)>) -> Result<(), TaskState> {
     launched.map_err(|(state, _unpolled)| state)
+}
+
+/// `#[recorded_task]` inside this crate itself, where `proc-macro-crate` answers that the
+/// runtime crate is the crate being compiled.
+#[cfg(all(test, feature = "macros"))]
+mod tests {
+    use crate::{recorded_task, AsyncTasksRecorder, TaskState};
+
+    #[recorded_task(id = n, recorder = jobs, block)]
+    async fn double(jobs: AsyncTasksRecorder<u32>, n: u32) -> Result<u32, String> {
+        Ok(n * 2)
+    }
+
+    /// Catches an expansion that names the runtime crate by a path that does not resolve
+    /// inside the crate itself (`::tasks_recorder` without `extern crate self`): this module
+    /// would not compile.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_attribute_expands_inside_the_runtime_crate() {
+        let jobs = AsyncTasksRecorder::new();
+        assert_eq!(double(jobs.clone(), 3).await, Ok(()));
+        assert_eq!(jobs.query_task_state(&3).await, TaskState::Success);
+    }
 }

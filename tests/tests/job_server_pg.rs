@@ -18,13 +18,16 @@
 //! runs sharing a database (`DATABASE_URL`) do not see each other's jobs.
 #![forbid(unsafe_code)]
 
+mod support;
+
 use std::io::{self, BufRead, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
+use support::job_client::JobClient;
 use tasks_recorder_examples::job_server::{self, Config, Drained, JobServer};
 use tasks_recorder_pg_cluster::{kill_process, PgCluster};
 use tokio::task::JoinHandle;
@@ -94,93 +97,9 @@ where
     drop(cluster);
 }
 
-/// An HTTP client of one instance.
-#[derive(Clone)]
-struct Client {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Client {
-    fn new(port: u16) -> Client {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(PATIENCE)
-            .build()
-            .expect("a client");
-        Client {
-            base: format!("http://127.0.0.1:{port}"),
-            http,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Sends `request` and returns the status and the JSON body.
-    async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-        let response = request.send().await.expect("the server answers");
-        let status = response.status();
-        let text = response.text().await.expect("a body");
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("a {status} answer that is not JSON ({e}): {text:?}"));
-        (status, body)
-    }
-
-    async fn put(&self, id: &str, spec: Value) -> (StatusCode, Value) {
-        Self::send(self.http.put(self.url(&format!("/jobs/{id}"))).json(&spec)).await
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        Self::send(self.http.get(self.url(path))).await
-    }
-
-    async fn delete(&self, id: &str) -> (StatusCode, Value) {
-        Self::send(self.http.delete(self.url(&format!("/jobs/{id}")))).await
-    }
-
-    /// Polls `GET /jobs/{id}` until the job is no longer `working`; returns its view.
-    async fn settled(&self, id: &str) -> Value {
-        let poll = async {
-            loop {
-                let (status, view) = self.get(&format!("/jobs/{id}")).await;
-                assert!(
-                    status == StatusCode::OK || status == StatusCode::NOT_FOUND,
-                    "GET /jobs/{id}: {status} {view}"
-                );
-                if view["state"] != "working" {
-                    return view;
-                }
-                tokio::task::yield_now().await;
-            }
-        };
-        tokio::time::timeout(PATIENCE, poll)
-            .await
-            .unwrap_or_else(|_| panic!("job {id} still working after {PATIENCE:?}"))
-    }
-
-    /// The value of the sample `metric{labels}` of `GET /metrics`.
-    async fn metric(&self, metric: &str, labels: &str) -> u64 {
-        let response = self
-            .http
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .expect("the server answers");
-        assert_eq!(response.status(), StatusCode::OK);
-        let text = response.text().await.expect("a body");
-        let prefix = format!("{metric}{{{labels}}} ");
-        text.lines()
-            .find_map(|line| line.strip_prefix(&prefix))
-            .and_then(|value| value.parse().ok())
-            .unwrap_or_else(|| panic!("no `{prefix}<number>` in\n{text}"))
-    }
-}
-
 /// An instance running in this process.
 struct Instance {
-    client: Client,
+    client: JobClient,
     stop: CancellationToken,
     server: JoinHandle<io::Result<Drained>>,
 }
@@ -198,7 +117,7 @@ impl Instance {
         let stop = server.shutdown_token();
         let server = tokio::spawn(server.serve(listener));
         Instance {
-            client: Client::new(port),
+            client: JobClient::new(port, PATIENCE),
             stop,
             server,
         }
@@ -206,8 +125,7 @@ impl Instance {
 
     /// `POST /shutdown`, then waits for the instance to stop.
     async fn shut_down(self) -> Drained {
-        let (status, body) =
-            Client::send(self.client.http.post(self.client.url("/shutdown"))).await;
+        let (status, body) = self.client.post("/shutdown").await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         assert_eq!(body["status"], "draining");
         assert!(self.stop.is_cancelled());
@@ -217,14 +135,7 @@ impl Instance {
             .expect("the server task did not panic")
             .expect("the server did not fail");
         assert_eq!(drained.counters_error, None);
-        // Nobody listens any more.
-        assert!(self
-            .client
-            .http
-            .get(self.client.url("/jobs"))
-            .send()
-            .await
-            .is_err());
+        assert!(self.client.nobody_listens().await);
         drained
     }
 }
@@ -264,7 +175,7 @@ fn instance_process() {
 
 /// An instance running in a child process: [`instance_process`] in this test binary.
 struct ChildInstance {
-    client: Client,
+    client: JobClient,
     child: Child,
 }
 
@@ -317,7 +228,7 @@ impl ChildInstance {
             }
         };
         ChildInstance {
-            client: Client::new(port),
+            client: JobClient::new(port, PATIENCE),
             child,
         }
     }

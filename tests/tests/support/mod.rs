@@ -1,10 +1,13 @@
 //! Helpers shared by the integration tests: a failure detector, running a test on both
 //! runtime flavors, a small deterministic random generator, manual polling with a no-op
-//! waker, and a panic hook that keeps deliberate task panics quiet.
+//! waker, a panic hook that keeps deliberate task panics quiet, and ([`job_client`]) an HTTP
+//! client of the `job_server` example.
 //!
 //! Each test binary uses a different subset, hence the `dead_code` and `unused_macros`
 //! allowance.
 #![allow(dead_code, unused_macros)]
+
+pub mod job_client;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

@@ -1,0 +1,151 @@
+//! Timed runs: client tasks driving one operation, the launch and query runs of each
+//! competitor, and the median of interleaved rounds.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::competitors::{PgLauncher, PgLookup};
+use super::Measure;
+use crate::report::WATCHDOG;
+
+/// Runs `n` operations from `concurrency` client tasks, each taking the next index until
+/// all are taken; returns the throughput and mean latency.
+pub(super) async fn drive<F, Fut>(n: u64, concurrency: usize, op: F) -> Measure
+where
+    F: Fn(u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut clients = Vec::with_capacity(concurrency);
+    for _ in 0..(concurrency as u64).min(n) {
+        let (op, next) = (op.clone(), Arc::clone(&next));
+        clients.push(tokio::spawn(async move {
+            let mut busy = Duration::ZERO;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return busy;
+                }
+                let began = Instant::now();
+                op(i).await;
+                busy += began.elapsed();
+            }
+        }));
+    }
+    let mut busy = Duration::ZERO;
+    for client in clients {
+        busy += client.await.expect("a client task panicked");
+    }
+    let elapsed = start.elapsed();
+    Measure {
+        per_op_ns: elapsed.as_nanos() as f64 / n as f64,
+        latency_ns: busy.as_nanos() as f64 / n as f64,
+    }
+}
+
+/// Ids no run has used: every run takes a new range.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+pub(super) fn fresh_ids(n: u64) -> u64 {
+    NEXT_ID.fetch_add(n, Ordering::Relaxed)
+}
+
+/// One run of launch-and-wait for `launcher`.
+pub(super) async fn launch_run<L: PgLauncher>(
+    launcher: Arc<L>,
+    n: u64,
+    concurrency: usize,
+) -> Measure {
+    let base = fresh_ids(n);
+    let start = Instant::now();
+    let each = Arc::clone(&launcher);
+    let measure = drive(n, concurrency, move |i| {
+        let launcher = Arc::clone(&each);
+        async move { launcher.launch_and_wait(base + i).await }
+    })
+    .await;
+    launcher.finish().await;
+    Measure {
+        per_op_ns: start.elapsed().as_nanos() as f64 / n as f64,
+        ..measure
+    }
+}
+
+/// One run of queries of the succeeded ids `keys` for `lookup`.
+pub(super) async fn query_run<Q: PgLookup>(
+    lookup: Arc<Q>,
+    keys: std::ops::Range<u64>,
+    n: u64,
+    drivers: usize,
+) -> Measure {
+    let wrong = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&wrong);
+    let len = keys.end - keys.start;
+    let measure = drive(n, drivers, move |i| {
+        let (lookup, wrong) = (Arc::clone(&lookup), Arc::clone(&counted));
+        // A stride through the keys, so that consecutive queries touch distant pages.
+        let id = keys.start + (i * 7919) % len;
+        async move {
+            if !lookup.is_success(id).await {
+                wrong.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        wrong.load(Ordering::Relaxed),
+        0,
+        "{} answered wrong",
+        Q::NAME
+    );
+    measure
+}
+
+/// One competitor's timed run in one case.
+pub(super) type Run<'a> = (&'static str, Box<dyn FnMut() -> Measure + 'a>);
+
+/// Runs every competitor once untimed (unless `rounds` is 1), then `rounds` times,
+/// interleaved, the first one rotating each round; returns each one's medians.
+pub(super) fn medians(
+    case: String,
+    rounds: usize,
+    runs: &mut [Run<'_>],
+) -> Vec<(&'static str, Measure)> {
+    WATCHDOG.case(case);
+    let mut samples: Vec<Vec<Measure>> = vec![Vec::with_capacity(rounds); runs.len()];
+    if rounds > 1 {
+        for (name, run) in runs.iter_mut() {
+            WATCHDOG.beat(name);
+            run();
+        }
+    }
+    for round in 0..rounds {
+        for k in 0..runs.len() {
+            let i = (k + round) % runs.len();
+            WATCHDOG.beat(runs[i].0);
+            samples[i].push((runs[i].1)());
+        }
+    }
+    WATCHDOG.idle();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    runs.iter()
+        .zip(samples)
+        .map(|((name, _), s)| {
+            let per_op_ns = median(s.iter().map(|m| m.per_op_ns).collect());
+            let latency_ns = median(s.iter().map(|m| m.latency_ns).collect());
+            (
+                *name,
+                Measure {
+                    per_op_ns,
+                    latency_ns,
+                },
+            )
+        })
+        .collect()
+}
