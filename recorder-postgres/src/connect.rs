@@ -42,6 +42,8 @@ pub struct PgBuilder<T> {
     operation_timeout: Duration,
     token: Option<CancellationToken>,
     describe_ids: bool,
+    timeout: Option<Duration>,
+    cancel_grace: Duration,
     ids: PhantomData<fn() -> T>,
 }
 
@@ -55,6 +57,8 @@ impl<T: PgId> Default for PgBuilder<T> {
             operation_timeout: Duration::from_secs(30),
             token: None,
             describe_ids: false,
+            timeout: None,
+            cancel_grace: tasks_recorder::store::DEFAULT_CANCEL_GRACE,
             ids: PhantomData,
         }
     }
@@ -105,6 +109,22 @@ impl<T: PgId> PgBuilder<T> {
     /// when it is cancelled, the recorder closes and this process's attempts stop.
     pub fn cancellation_token(mut self, token: CancellationToken) -> Self {
         self.token = Some(token);
+        self
+    }
+
+    /// Every attempt of this process may run for at most `timeout`, as
+    /// [`tasks_recorder::Builder::timeout`]: then it is signalled, dropped, and recorded
+    /// `Failed` ([`FailureKind::TimedOut`](tasks_recorder::FailureKind::TimedOut)).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How long a cancelled attempt whose task watches its signal
+    /// ([`tasks_recorder::CurrentAttempt::token`]) is given to stop before its future is
+    /// dropped (5 s by default), as [`tasks_recorder::Builder::cancel_grace`].
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.cancel_grace = grace;
         self
     }
 
@@ -160,7 +180,8 @@ impl<T: PgId> PgBuilder<T> {
         let (ends, queued_ends) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let shared = Arc::new(Shared {
-            machinery: Machinery::new(Arc::from(name), self.max_concurrency, self.token.clone()),
+            machinery: Machinery::new(Arc::from(name), self.max_concurrency, self.token.clone())
+                .with_timeouts(self.timeout, self.cancel_grace),
             pool,
             batch_pool,
             renew_pool,

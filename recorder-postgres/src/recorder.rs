@@ -153,7 +153,12 @@ impl<T: PgId> PgRecorder<T> {
             },
         );
         let attempt = Attempt::new(Arc::clone(shared), id, attempt, Arc::clone(&run), counted);
-        Ok(Ok(Claimed { attempt, run, task }))
+        Ok(Ok(Claimed {
+            attempt,
+            run,
+            task,
+            timeout: None,
+        }))
     }
 
     pub(crate) async fn spawn<Fut, R, E>(
@@ -529,7 +534,7 @@ impl<T: PgId> PgRecorder<T> {
             .get(key.as_ref())
             .map(|local| Arc::clone(&local.run));
         if let Some(run) = local {
-            run.stop(Stop::Cancel);
+            run.stop_gracefully(Stop::Cancel, shared.machinery.cancel_grace());
             return Ok(true);
         }
         let rows = shared
@@ -701,6 +706,8 @@ impl<T: PgId> PgRecorder<T> {
     pub async fn shutdown_with_grace(&self, grace: Duration) -> usize {
         self.close();
         let machinery = &self.shared().machinery;
+        // Graceful: every local task is told at once, and has the whole grace to finish.
+        self.shared().signal_local(Stop::Shutdown);
         if tokio::time::timeout(grace, machinery.drained())
             .await
             .is_ok()

@@ -225,10 +225,27 @@ impl<T: PgId> Shared<T> {
             .map(|(_, local)| Arc::clone(&local.run))
             .collect();
         // Stopping runs no code of the user's, but keep the map unlocked while it happens.
+        // A cancel is graceful, then forced; a lost lease or a shutdown's end is forced.
+        let grace = self.machinery.cancel_grace();
         for run in &picked {
-            run.stop(why);
+            match why {
+                Stop::Cancel => run.stop_gracefully(why, grace),
+                _ => run.stop(why),
+            }
         }
         picked.len()
+    }
+
+    /// Signals every local attempt to stop, for `why`, without dropping any.
+    pub(crate) fn signal_local(&self, why: Stop) {
+        let running: Vec<Arc<Running>> = self
+            .local()
+            .values()
+            .map(|local| Arc::clone(&local.run))
+            .collect();
+        for run in running {
+            run.signal(why);
+        }
     }
 
     /// The latest moment a queued end can still be recorded: the lease of what this process

@@ -367,6 +367,7 @@ pub(crate) fn kind_code(kind: FailureKind) -> i16 {
         FailureKind::ShutDown => 3,
         FailureKind::Dropped => 4,
         FailureKind::Lost => 5,
+        FailureKind::TimedOut => 6,
         // A kind added later is stored as a plain error until this crate learns it.
         _ => 0,
     }
@@ -380,6 +381,7 @@ pub(crate) fn kind_of(code: i16) -> FailureKind {
         3 => FailureKind::ShutDown,
         4 => FailureKind::Dropped,
         5 => FailureKind::Lost,
+        6 => FailureKind::TimedOut,
         _ => FailureKind::Error,
     }
 }

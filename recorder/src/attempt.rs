@@ -6,6 +6,7 @@ use std::any::Any;
 use std::future::Future;
 use std::panic::{resume_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::FutureExt;
@@ -88,7 +89,8 @@ where
     {
         let current = Current {
             recorder: crate::store::address_of(&self.store),
-            run: Arc::as_ptr(&self.run) as usize,
+            run: Arc::clone(&self.run),
+            attempt: self.attempt,
         };
         context::scope(current, AssertUnwindSafe(task).catch_unwind()).map(move |ended| {
             let outcome = match ended {
@@ -103,9 +105,15 @@ where
         })
     }
 
-    /// [`run`](Self::run), after waiting for a permit of the concurrency limit, if any.
-    pub(crate) async fn run_limited<Fut, R, E>(self, task: Fut, describe: fn(&E) -> Option<String>)
-    where
+    /// [`run`](Self::run), after waiting for a permit of the concurrency limit, if any, and
+    /// for at most `timeout` from then: a timed-out attempt is signalled and dropped at once
+    /// (it had its whole time), recorded as [`FailureKind::TimedOut`](crate::FailureKind).
+    pub(crate) async fn run_limited<Fut, R, E>(
+        self,
+        task: Fut,
+        describe: fn(&E) -> Option<String>,
+        timeout: Option<Duration>,
+    ) where
         Fut: Future<Output = Result<R, E>>,
     {
         let store = Arc::clone(&self.store);
@@ -114,7 +122,19 @@ where
             Some(limit) => limit.acquire().await.ok(),
             None => None,
         };
-        self.run(task, describe).await;
+        match timeout {
+            None => self.run(task, describe).await,
+            Some(timeout) => {
+                let run = Arc::clone(&self.run);
+                let attempt = std::pin::pin!(self.run(task, describe));
+                let expired = std::pin::pin!(tokio::time::sleep(timeout));
+                if let Either::Right(_) = select(attempt, expired).await {
+                    // Marked before the attempt's future (and its guard) is dropped, on
+                    // return: the guard records this reason.
+                    run.signal(Stop::TimedOut);
+                }
+            }
+        }
     }
 
     /// Records how the attempt ended.
@@ -158,6 +178,10 @@ where
     pub run: Arc<Running>,
     /// The task, not polled yet.
     pub task: F,
+    /// The attempt's own timeout; `None`: the recorder's ([`Machinery::timeout`]).
+    ///
+    /// [`Machinery::timeout`]: crate::store::Machinery
+    pub timeout: Option<Duration>,
 }
 
 impl<T, S, Fut, R, E> Claimed<T, S, Fut>
@@ -180,15 +204,25 @@ where
         E: Send + 'static,
         T: 'static,
     {
-        let Claimed { attempt, run, task } = self;
+        let Claimed {
+            attempt,
+            run,
+            task,
+            timeout,
+        } = self;
         let span = trace::task_span(&attempt);
         let machinery = attempt.store.machinery();
-        let spawned = match (machinery.token.clone(), machinery.limit.is_some()) {
-            (None, false) => tokio::spawn(trace::in_span(attempt.run(task, describe), span)),
-            (None, true) => tokio::spawn(trace::in_span(attempt.run_limited(task, describe), span)),
+        let timeout = timeout.or(machinery.timeout);
+        let plain = machinery.limit.is_none() && timeout.is_none();
+        let spawned = match (machinery.token.clone(), plain) {
+            (None, true) => tokio::spawn(trace::in_span(attempt.run(task, describe), span)),
+            (None, false) => tokio::spawn(trace::in_span(
+                attempt.run_limited(task, describe, timeout),
+                span,
+            )),
             (Some(token), _) => {
                 let stopped = Arc::clone(&run);
-                let attempt = attempt.run_limited(task, describe);
+                let attempt = attempt.run_limited(task, describe, timeout);
                 tokio::spawn(trace::in_span(
                     async move { until_stopped(attempt, &token, &stopped, Stop::Shutdown).await },
                     span,
@@ -201,9 +235,15 @@ where
     /// Runs the attempt inside the returned future until it ends or `cancel` is cancelled
     /// (by `cancel` of the id, or by the recorder's token when `cancel` is its child).
     pub async fn run_inline(self, cancel: CancellationToken, describe: fn(&E) -> Option<String>) {
-        let Claimed { attempt, run, task } = self;
+        let Claimed {
+            attempt,
+            run,
+            task,
+            timeout,
+        } = self;
         let span = trace::task_span(&attempt);
-        let attempt = attempt.run_limited(task, describe);
+        let timeout = timeout.or(attempt.store.machinery().timeout);
+        let attempt = attempt.run_limited(task, describe, timeout);
         trace::in_span(until_stopped(attempt, &cancel, &run, Stop::Shutdown), span).await;
     }
 }
@@ -220,7 +260,7 @@ where
     let attempt = std::pin::pin!(attempt);
     let stopped = std::pin::pin!(stop.cancelled());
     if let Either::Right(_) = select(attempt, stopped).await {
-        run.mark_stopped(why);
+        run.signal(why);
     }
     // Returning drops the attempt's future (and its guard) if it did not finish.
 }

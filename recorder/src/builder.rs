@@ -4,6 +4,7 @@ use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +44,8 @@ pub(crate) struct Options {
     pub(crate) transitions_capacity: usize,
     pub(crate) max_failed: Option<usize>,
     pub(crate) name: Arc<str>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) cancel_grace: Duration,
 }
 
 /// The name of a recorder built without [`Builder::name`].
@@ -64,6 +67,8 @@ where
                 transitions_capacity: TRANSITIONS_CAPACITY,
                 max_failed: None,
                 name: Arc::from(DEFAULT_NAME),
+                timeout: None,
+                cancel_grace: crate::store::DEFAULT_CANCEL_GRACE,
             },
             describe_id: None,
             id: PhantomData,
@@ -129,6 +134,44 @@ where
     /// [`describe_ids`](Self::describe_ids).
     pub fn describe_ids_with(mut self, describe: fn(&T) -> String) -> Self {
         self.describe_id = Some(describe);
+        self
+    }
+
+    /// Every attempt may run for at most `timeout`, counted from when its future starts
+    /// (past the concurrency limit, if any); unless its launch gives its own
+    /// ([`launch_with_timeout`](AsyncTasksRecorder::launch_with_timeout)). A timed-out attempt
+    /// is signalled (see [`current_attempt`](crate::current_attempt)) and its future dropped
+    /// at once, since it had its whole time; it is recorded `Failed` with
+    /// [`FailureKind::TimedOut`](crate::FailureKind::TimedOut). No timeout by default. A
+    /// future that never reaches an `.await` cannot be dropped, and overruns its timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_recorder::{AsyncTasksRecorder, FailureKind, TaskState};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let jobs: AsyncTasksRecorder<u64> = AsyncTasksRecorder::builder()
+    ///     .timeout(Duration::from_secs(30))
+    ///     .build();
+    /// jobs.try_launch(1, std::future::pending::<Result<(), ()>>()).await.unwrap();
+    /// assert_eq!(jobs.wait(&1).await, TaskState::Failed); // 30 s later, in paused time
+    /// assert_eq!(jobs.task_info(&1).await.unwrap().failure.unwrap().kind, FailureKind::TimedOut);
+    /// # }
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// How long a cancelled attempt whose task watches its cancellation signal
+    /// ([`CurrentAttempt::token`](crate::CurrentAttempt::token)) is given to stop on its own,
+    /// by [`cancel`](AsyncTasksRecorder::cancel) and
+    /// [`cancel_all`](AsyncTasksRecorder::cancel_all), before its future is dropped (5 s by
+    /// default; zero drops at once). A task that never asked for its signal is dropped at
+    /// once whatever this is: it could not see the request.
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.options.cancel_grace = grace;
         self
     }
 

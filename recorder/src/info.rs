@@ -55,6 +55,10 @@ pub enum FailureKind {
     /// `tasks-recorder-postgres`): its process crashed, hung, or lost the database. Another
     /// process may launch the id again.
     Lost,
+    /// The attempt ran longer than its timeout ([`Builder::timeout`](crate::Builder::timeout)
+    /// or [`launch_with_timeout`](crate::AsyncTasksRecorder::launch_with_timeout)), and its
+    /// future was dropped.
+    TimedOut,
 }
 
 impl FailureKind {
@@ -67,6 +71,7 @@ impl FailureKind {
             FailureKind::ShutDown => "shut_down",
             FailureKind::Dropped => "dropped",
             FailureKind::Lost => "lost",
+            FailureKind::TimedOut => "timed_out",
         }
     }
 }
@@ -149,6 +154,8 @@ pub struct Counters {
     /// Counter: attempts whose lease ran out before their end was recorded (see
     /// [`FailureKind::Lost`]; a shared store only).
     pub lost_total: u64,
+    /// Counter: attempts that ran out of their time (see [`FailureKind::TimedOut`]).
+    pub timed_out_total: u64,
     /// Counter: ends of attempts or revokes that came too late and changed nothing: a newer
     /// attempt owned the record, or the lease had run out (a shared store only).
     pub fenced_total: u64,

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -141,6 +142,52 @@ where
         self.run_inline(task_id, task, no_text)
             .await
             .map_err(compatible_refusal)
+    }
+
+    /// Like [`try_launch`](Self::try_launch), and the attempt may run for at most `timeout`
+    /// (counted from when its future starts, past the concurrency limit), instead of the
+    /// recorder's [default](crate::Builder::timeout). A timed-out attempt is signalled and
+    /// its future dropped at once; it is recorded `Failed` with
+    /// [`FailureKind::TimedOut`](crate::FailureKind::TimedOut).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_recorder::{AsyncTasksRecorder, FailureKind, TaskState};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let pins: AsyncTasksRecorder<u64> = AsyncTasksRecorder::new();
+    /// let slow = async {
+    ///     tokio::time::sleep(Duration::from_secs(60)).await;
+    ///     Ok::<_, ()>(())
+    /// };
+    /// pins.launch_with_timeout(1, Duration::from_secs(5), slow).await.unwrap();
+    /// assert_eq!(pins.wait(&1).await, TaskState::Failed);
+    /// assert_eq!(pins.task_info(&1).await.unwrap().failure.unwrap().kind, FailureKind::TimedOut);
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    /// Panics if called outside a tokio runtime, like [`tokio::spawn`]; an id that was about
+    /// to start is then recorded as `Failed` ([`FailureKind::Dropped`](crate::FailureKind)),
+    /// never left `Working`.
+    pub async fn launch_with_timeout<Fut, R, E>(
+        &self,
+        task_id: T,
+        timeout: Duration,
+        task: Fut,
+    ) -> Result<(), LaunchError<Fut>>
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        let mut claimed = self
+            .claim(task_id, task, Running::spawned)
+            .map_err(launch_error)?;
+        claimed.timeout = Some(timeout);
+        claimed.spawn(no_text);
+        Ok(())
     }
 
     /// Like [`launch_block`](Self::launch_block), but says why a launch is refused with a

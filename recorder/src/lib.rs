@@ -199,6 +199,7 @@ mod trace;
 mod transition;
 
 pub use builder::Builder;
+pub use context::{current_attempt, CurrentAttempt};
 pub use default_recorder::default_recorder;
 pub use info::{Counters, Failure, FailureKind, TaskInfo, Transition};
 pub use recorder::AsyncTasksRecorder;

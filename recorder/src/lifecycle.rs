@@ -3,11 +3,12 @@
 
 use std::borrow::Borrow;
 use std::hash::Hash;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::context;
 use crate::recorder::Inner;
-use crate::running::Stop;
+use crate::running::{Running, Stop};
 use crate::transition::Record;
 use crate::{AsyncTasksRecorder, TaskState};
 
@@ -15,17 +16,24 @@ impl<T> Inner<T>
 where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
-    /// Asks every running attempt to stop; returns how many were asked.
-    pub(crate) fn cancel_all(&self, why: Stop) -> usize {
-        let mut cancelled = 0;
+    /// Applies `stop` to the running side of every running attempt; returns how many.
+    pub(crate) fn each_running(&self, mut stop: impl FnMut(&Arc<Running>)) -> usize {
+        let mut running = 0;
         self.records.iter_sync(|_, record| {
             if let Record::Working { run, .. } = record {
-                run.stop(why);
-                cancelled += 1;
+                stop(run);
+                running += 1;
             }
             true
         });
-        cancelled
+        running
+    }
+
+    /// Asks every running attempt to stop, graceful then forced (see
+    /// [`Running::stop_gracefully`]); returns how many were asked.
+    pub(crate) fn cancel_all(&self, why: Stop) -> usize {
+        let grace = self.machinery.cancel_grace();
+        self.each_running(|run| run.stop_gracefully(why, grace))
     }
 }
 
@@ -85,16 +93,43 @@ where
         }
     }
 
-    /// Asks the running attempt of `task_id` to stop: its future is dropped at its next
-    /// `.await` (or before it starts, if it waits for the concurrency limit), and the id is
-    /// then recorded as `Failed` and can be launched again. Returns `false`, changing nothing,
-    /// if the id is not `Working`.
+    /// Asks the running attempt of `task_id` to stop, graceful then forced: its
+    /// cancellation signal ([`CurrentAttempt::token`](crate::CurrentAttempt::token)) is
+    /// cancelled, and its future is dropped once the recorder's
+    /// [grace](crate::Builder::cancel_grace) has passed if it has not ended by then. A task
+    /// that never asked for its signal could not see it, and is dropped at once (at its next
+    /// `.await`, or before it starts if it waits for the concurrency limit). The id is then
+    /// recorded as `Failed` ([`FailureKind::Cancelled`](crate::FailureKind::Cancelled), also
+    /// when the task returns `Err` after the signal) and can be launched again. Returns
+    /// `false`, changing nothing, if the id is not `Working`.
     ///
-    /// The id stays `Working` until the future is actually dropped; [`wait`](Self::wait) for
-    /// it to see the end. If the attempt finishes before it sees the cancellation, its own
-    /// outcome is recorded (a success is never hidden, so at most one success per id still
-    /// holds).
+    /// The id stays `Working` until the attempt has ended; [`wait`](Self::wait) for it to see
+    /// the end. If the attempt returns `Ok`, before or after the signal, its success is
+    /// recorded: a success is never hidden, so at most one success per id still holds.
+    ///
+    /// The grace is timed by a task spawned on the current tokio runtime; called outside a
+    /// runtime, `cancel` drops the future at once, as [`cancel_now`](Self::cancel_now) does.
     pub fn cancel<Q>(&self, task_id: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let grace = self.inner.machinery.cancel_grace();
+        self.stop_one(task_id, |run| run.stop_gracefully(Stop::Cancel, grace))
+    }
+
+    /// Like [`cancel`](Self::cancel), but drops the attempt's future at its next `.await`
+    /// with no grace, whether or not its task watches its signal.
+    pub fn cancel_now<Q>(&self, task_id: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.stop_one(task_id, |run| run.stop(Stop::Cancel))
+    }
+
+    /// Applies `stop` to the running attempt of `task_id`; `false` if it is not `Working`.
+    fn stop_one<Q>(&self, task_id: &Q, stop: impl FnOnce(&Arc<Running>)) -> bool
     where
         T: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -103,7 +138,7 @@ where
             .records
             .read_sync(task_id, |_, record| match record {
                 Record::Working { run, .. } => {
-                    run.stop(Stop::Cancel);
+                    stop(run);
                     true
                 }
                 _ => false,
@@ -162,21 +197,56 @@ where
         self.inner.machinery.tracker.wait().await;
     }
 
-    /// Shutdown with a grace period: [closes](Self::close) the recorder and waits up to
-    /// `grace` for the running attempts to finish; then [cancels](Self::cancel_all) the rest
-    /// and waits for them to be dropped. Returns how many attempts were cancelled.
+    /// Shutdown with a grace period, graceful then forced: [closes](Self::close) the
+    /// recorder, signals every running task at once (its
+    /// [`CurrentAttempt::token`](crate::CurrentAttempt::token) is cancelled), and waits up to
+    /// `grace` for the running attempts to finish; then drops the futures of the rest at
+    /// their next `.await` and waits for that. Returns how many attempts were dropped.
     ///
-    /// When it returns, no task of this recorder runs and no id is `Working`. (An attempt
-    /// that never reaches an `.await` cannot be dropped, and is waited for.)
+    /// A task that sees the signal can finish its current step and return: an `Err` is
+    /// recorded `Failed` with [`FailureKind::ShutDown`](crate::FailureKind::ShutDown), an `Ok`
+    /// as `Success`. After the grace comes what `task_scope` calls the mercy period: a future
+    /// is dropped only when it next yields, so a task that never reaches an `.await` (a
+    /// blocking loop) is waited for, and this does not return before it ends.
+    ///
+    /// When it returns, no task of this recorder runs and no id is `Working`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_recorder::{current_attempt, AsyncTasksRecorder, TaskState};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let uploads: AsyncTasksRecorder<u64> = AsyncTasksRecorder::new();
+    /// let (started, running) = tokio::sync::oneshot::channel();
+    /// uploads
+    ///     .try_launch(1, async move {
+    ///         let stop = current_attempt().unwrap().token();
+    ///         let _ = started.send(());
+    ///         stop.cancelled().await;
+    ///         // Told to stop: flush what is done, then end.
+    ///         tokio::time::sleep(Duration::from_millis(100)).await;
+    ///         Ok::<_, ()>(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// running.await.unwrap();
+    /// assert_eq!(uploads.shutdown_with_grace(Duration::from_secs(1)).await, 0);
+    /// assert_eq!(uploads.query_task_state(&1).await, TaskState::Success);
+    /// # }
+    /// ```
     pub async fn shutdown_with_grace(&self, grace: Duration) -> usize {
         self.close();
+        // Graceful: every running task is told at once, and has the whole grace to finish.
+        self.inner.each_running(|run| run.signal(Stop::Shutdown));
         if tokio::time::timeout(grace, self.inner.machinery.tracker.wait())
             .await
             .is_ok()
         {
             return 0;
         }
-        let cancelled = self.inner.cancel_all(Stop::Shutdown);
+        // Forced: whatever still runs is dropped at its next `.await`.
+        let cancelled = self.inner.each_running(|run| run.stop(Stop::Shutdown));
         self.inner.machinery.tracker.wait().await;
         cancelled
     }

@@ -129,10 +129,11 @@ where
             true
         });
         let mut cancelled = 0;
+        let grace = self.inner.machinery.cancel_grace();
         for (id, info, run) in working {
             if pick(&id, &info) {
                 // Stopping an attempt that has ended already changes nothing.
-                run.stop(Stop::Cancel);
+                run.stop_gracefully(Stop::Cancel, grace);
                 cancelled += 1;
             }
         }

@@ -19,7 +19,7 @@ where
     /// |---|---|---|
     /// | `tasks_recorder_launched_total` | counter | |
     /// | `tasks_recorder_refused_total` | counter | `reason`: `running`, `succeeded`, `closed` |
-    /// | `tasks_recorder_finished_total` | counter | `outcome`: `succeeded`, `failed`, `panicked`, `cancelled`, `dropped`, `lost` |
+    /// | `tasks_recorder_finished_total` | counter | `outcome`: `succeeded`, `failed`, `panicked`, `cancelled`, `dropped`, `lost`, `timed_out` |
     /// | `tasks_recorder_revoked_total` | counter | |
     /// | `tasks_recorder_fenced_total` | counter | |
     /// | `tasks_recorder_removed_total` | counter | |
@@ -48,6 +48,7 @@ where
             ("cancelled", c.cancelled_total),
             ("dropped", c.dropped_total),
             ("lost", c.lost_total),
+            ("timed_out", c.timed_out_total),
         ] {
             counter!("tasks_recorder_finished_total", "recorder" => name.clone(), "outcome" => outcome)
                 .absolute(value);

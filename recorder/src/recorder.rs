@@ -179,11 +179,14 @@ where
             transitions_capacity,
             max_failed,
             name,
+            timeout,
+            cancel_grace,
         } = options;
         let inner = Arc::new(Inner {
             records: scc::HashMap::with_hasher(IdHasher::default()),
             failed: scc::HashSet::with_hasher(IdHasher::default()),
-            machinery: Machinery::new(name, max_concurrency, token),
+            machinery: Machinery::new(name, max_concurrency, token)
+                .with_timeouts(timeout, cancel_grace),
             transitions: OnceLock::new(),
             transitions_capacity,
             max_failed,
@@ -270,6 +273,7 @@ where
             attempt: guard,
             run,
             task,
+            timeout: None,
         })
     }
 }

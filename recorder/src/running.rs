@@ -1,8 +1,9 @@
 //! What the record of a running attempt holds besides its number: how to cancel it, and the
 //! tasks waiting for it to end.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
@@ -21,12 +22,20 @@ pub struct Running {
     /// Created by the first waiter; `None` while the attempt runs, then the state it ended in.
     /// A waiter subscribes under the entry lock, so it cannot miss the end.
     waiters: OnceLock<watch::Sender<Option<TaskState>>>,
+    /// The task's own cancellation signal, made when the task first asks for it (see
+    /// [`crate::CurrentAttempt::token`]): an attempt that never asks pays nothing for it.
+    signal: OnceLock<CancellationToken>,
+    /// The recorder asked the attempt to stop (the signal is cancelled as soon as it exists).
+    signalled: AtomicBool,
+    /// The recorder asked for the attempt's future to be dropped (see [`Canceller::Spawned`]).
+    dropping: AtomicBool,
 }
 
 const NOT_STOPPED: u8 = 0;
 const CANCELLED: u8 = 1;
 const SHUT_DOWN: u8 = 2;
 const LOST: u8 = 3;
+const TIMED_OUT: u8 = 4;
 
 /// Why the recorder stops an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +46,8 @@ pub enum Stop {
     Shutdown,
     /// The store lost the attempt's lease: another process may run the id now.
     Lost,
+    /// The attempt ran out of its time.
+    TimedOut,
 }
 
 /// How to stop a running attempt: its future is dropped at its next `.await`.
@@ -46,7 +57,7 @@ pub(crate) enum Canceller {
     ///
     /// The task is spawned after the entry lock is released (on a runtime that is shutting
     /// down, spawning drops the future at once, and its guard then locks the entry), so the
-    /// abort handle arrives after the record. A cancel that comes first leaves `stopped_by`
+    /// abort handle arrives after the record. A forced stop that comes first leaves `dropping`
     /// set, and the launcher aborts the task as soon as it has the handle: both look at the
     /// other's write under this mutex, which is never contended but by a cancel.
     Spawned(Mutex<Option<AbortHandle>>),
@@ -71,6 +82,9 @@ impl Running {
             cancel,
             stopped_by: AtomicU8::new(NOT_STOPPED),
             waiters: OnceLock::new(),
+            signal: OnceLock::new(),
+            signalled: AtomicBool::new(false),
+            dropping: AtomicBool::new(false),
         }
     }
 
@@ -79,20 +93,73 @@ impl Running {
     pub fn spawned_as(&self, task: AbortHandle) {
         if let Canceller::Spawned(handle) = &self.cancel {
             let mut handle = handle.lock().unwrap_or_else(PoisonError::into_inner);
-            if self.stopped_by.load(Ordering::Relaxed) != NOT_STOPPED {
+            if self.dropping.load(Ordering::Relaxed) {
                 task.abort();
             }
             *handle = Some(task);
         }
     }
 
-    /// Asks the attempt to stop; it settles as `Failed` once its future is dropped (or as
-    /// whatever it returned, if it finished first). The first request names the reason.
-    pub fn stop(&self, why: Stop) {
+    /// The task's cancellation signal, cancelled once the recorder asks the attempt to stop.
+    /// The first call makes it, and marks the task as one that watches it (see
+    /// [`stop_gracefully`](Self::stop_gracefully)).
+    pub fn token(&self) -> CancellationToken {
+        let token = self.signal.get_or_init(CancellationToken::new).clone();
+        // Either this sees the request, or the request sees the token: no signal is missed.
+        if self.signalled.load(Ordering::SeqCst) {
+            token.cancel();
+        }
+        token
+    }
+
+    /// Whether the task asked for its cancellation signal: it can finish its step when told.
+    pub fn watches_signal(&self) -> bool {
+        self.signal.get().is_some()
+    }
+
+    /// Tells the task to stop (its signal is cancelled), for `why`, without dropping it.
+    pub fn signal(&self, why: Stop) {
         self.mark_stopped(why);
+        self.signalled.store(true, Ordering::SeqCst);
+        if let Some(token) = self.signal.get() {
+            token.cancel();
+        }
+    }
+
+    /// Graceful, then forced: signals the task, then drops its future after `grace` if it
+    /// has not ended by then. A task that never asked for its signal could not see it, and is
+    /// dropped at once; so is every task when `grace` is zero or no tokio runtime is at hand
+    /// to time the grace.
+    pub fn stop_gracefully(self: &Arc<Self>, why: Stop, grace: Duration) {
+        self.signal(why);
+        if grace.is_zero() || !self.watches_signal() {
+            self.stop(why);
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let run = Arc::clone(self);
+                runtime.spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    // Dropping an attempt that already ended changes nothing.
+                    run.stop(why);
+                });
+            }
+            Err(_) => self.stop(why),
+        }
+    }
+
+    /// Asks the attempt to stop at once: signals it, and drops its future at its next
+    /// `.await`. It settles as `Failed` once its future is dropped (or as whatever it
+    /// returned, if it finished first). The first request names the reason.
+    pub fn stop(&self, why: Stop) {
+        self.signal(why);
         match &self.cancel {
             Canceller::Spawned(handle) => {
                 let handle = handle.lock().unwrap_or_else(PoisonError::into_inner);
+                // Under the lock: a launcher that has not handed over the abort handle yet
+                // sees this when it does, and aborts then.
+                self.dropping.store(true, Ordering::Relaxed);
                 if let Some(task) = handle.as_ref() {
                     task.abort();
                 }
@@ -108,6 +175,7 @@ impl Running {
             Stop::Cancel => CANCELLED,
             Stop::Shutdown => SHUT_DOWN,
             Stop::Lost => LOST,
+            Stop::TimedOut => TIMED_OUT,
         };
         let _ = self.stopped_by.compare_exchange(
             NOT_STOPPED,
@@ -123,6 +191,7 @@ impl Running {
             CANCELLED => Some(FailureKind::Cancelled),
             SHUT_DOWN => Some(FailureKind::ShutDown),
             LOST => Some(FailureKind::Lost),
+            TIMED_OUT => Some(FailureKind::TimedOut),
             _ => None,
         }
     }

@@ -20,6 +20,7 @@
 //! depends on this crate's exact version.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -73,7 +74,16 @@ pub struct Machinery {
     pub(crate) tally: Tally,
     /// The recorder's name, for metrics and tracing.
     pub(crate) name: Arc<str>,
+    /// How long an attempt may run (from when it starts, past the concurrency limit), unless
+    /// its launch gives its own timeout; `None`: no limit.
+    pub(crate) timeout: Option<Duration>,
+    /// How long a task that watches its cancellation signal is given to stop before its
+    /// future is dropped (see [`Running::stop_gracefully`]).
+    pub(crate) cancel_grace: Duration,
 }
+
+/// The grace a cancelled task that watches its signal is given by default.
+pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 impl Machinery {
     /// The machinery of a recorder named `name`, with at most `max_concurrency` futures
@@ -89,7 +99,22 @@ impl Machinery {
             token,
             tally: Tally::default(),
             name,
+            timeout: None,
+            cancel_grace: DEFAULT_CANCEL_GRACE,
         }
+    }
+
+    /// Sets the recorder's default timeout of an attempt (`None`: none) and the grace of a
+    /// cancelled task that watches its signal.
+    pub fn with_timeouts(mut self, timeout: Option<Duration>, cancel_grace: Duration) -> Self {
+        self.timeout = timeout;
+        self.cancel_grace = cancel_grace;
+        self
+    }
+
+    /// The grace of a cancelled task that watches its signal.
+    pub fn cancel_grace(&self) -> Duration {
+        self.cancel_grace
     }
 
     /// The recorder's name.

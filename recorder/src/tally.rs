@@ -39,6 +39,7 @@ pub struct Tally {
     cancelled: Counter,
     dropped: Counter,
     lost: Counter,
+    timed_out: Counter,
     fenced: Counter,
     revoked: Counter,
     removed: Counter,
@@ -88,6 +89,7 @@ impl Tally {
             Event::Failed(FailureKind::Cancelled | FailureKind::ShutDown) => self.cancelled.add(),
             Event::Failed(FailureKind::Dropped) => self.dropped.add(),
             Event::Failed(FailureKind::Lost) => self.lost.add(),
+            Event::Failed(FailureKind::TimedOut) => self.timed_out.add(),
             Event::Fenced => self.fenced.add(),
             Event::Revoked => self.revoked.add(),
         }
@@ -110,9 +112,10 @@ impl Tally {
         let cancelled = self.cancelled.get();
         let dropped = self.dropped.get();
         let lost = self.lost.get();
+        let timed_out = self.timed_out.get();
         let relaunched = self.relaunched.get();
         let launched = self.launched.get();
-        let failures = failed + panicked + cancelled + dropped + lost;
+        let failures = failed + panicked + cancelled + dropped + lost + timed_out;
         Counters {
             launched_total: launched,
             refused_running_total: self.refused_running.get(),
@@ -124,6 +127,7 @@ impl Tally {
             cancelled_total: cancelled,
             dropped_total: dropped,
             lost_total: lost,
+            timed_out_total: timed_out,
             fenced_total: self.fenced.get(),
             revoked_total: revoked,
             removed_total: removed,

@@ -196,7 +196,9 @@ pub fn failure_of(
 ) -> Option<(FailureKind, Option<String>)> {
     match outcome {
         Outcome::Succeeded => None,
-        Outcome::Failed(message) => Some((FailureKind::Error, message)),
+        // An error after the recorder told the task to stop: the task ended because it was
+        // told (cancelled, shut down, timed out, lost).
+        Outcome::Failed(message) => Some((stopped_by.unwrap_or(FailureKind::Error), message)),
         Outcome::Panicked(message) => Some((FailureKind::Panicked, message)),
         Outcome::Abandoned => Some((stopped_by.unwrap_or(FailureKind::Dropped), None)),
     }
