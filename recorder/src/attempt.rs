@@ -116,6 +116,17 @@ where
     ) where
         Fut: Future<Output = Result<R, E>>,
     {
+        self.limited(timeout, move |attempt| attempt.run(task, describe))
+            .await;
+    }
+
+    /// Runs `body` (which runs and finishes the attempt) after waiting for a permit of the
+    /// concurrency limit, if any, and for at most `timeout` from then.
+    async fn limited<B, F>(self, timeout: Option<Duration>, body: B)
+    where
+        B: FnOnce(Self) -> F,
+        F: Future<Output = ()>,
+    {
         let store = Arc::clone(&self.store);
         // The semaphore is never closed, so `acquire` cannot fail.
         let _permit = match &store.machinery().limit {
@@ -123,10 +134,10 @@ where
             None => None,
         };
         match timeout {
-            None => self.run(task, describe).await,
+            None => body(self).await,
             Some(timeout) => {
                 let run = Arc::clone(&self.run);
-                let attempt = std::pin::pin!(self.run(task, describe));
+                let attempt = std::pin::pin!(body(self));
                 let expired = std::pin::pin!(tokio::time::sleep(timeout));
                 if let Either::Right(_) = select(attempt, expired).await {
                     // Marked before the attempt's future (and its guard) is dropped, on
@@ -134,6 +145,62 @@ where
                     run.signal(Stop::TimedOut);
                 }
             }
+        }
+    }
+
+    /// Runs the tries of a retrying attempt: each try is a fresh future from `make`, polled
+    /// as the current attempt. An `Err` is tried again after the policy's backoff while the
+    /// policy allows it and nobody asked the attempt to stop; each new try is counted in the
+    /// record ([`Store::next_try`]). The attempt ends with the first `Ok`, or with the last
+    /// error. A signal to stop interrupts the backoff at once.
+    pub(crate) async fn run_retrying<M, Fut, R, E>(
+        mut self,
+        mut make: M,
+        policy: crate::retry::Retry<E>,
+        describe: fn(&E) -> Option<String>,
+    ) where
+        M: FnMut() -> Fut,
+        Fut: Future<Output = Result<R, E>>,
+    {
+        let mut tried = 1;
+        loop {
+            let current = Current {
+                recorder: crate::store::address_of(&self.store),
+                run: Arc::clone(&self.run),
+                attempt: self.attempt,
+            };
+            let try_once = AssertUnwindSafe(async { make().await }).catch_unwind();
+            let error = match context::scope(current, try_once).await {
+                Ok(Ok(_)) => return self.finish(Outcome::Succeeded),
+                Ok(Err(error)) => error,
+                Err(panic) => {
+                    self.finish(Outcome::Panicked(panic_message(&*panic)));
+                    resume_unwind(panic);
+                }
+            };
+            if tried >= policy.max_tries() || self.run.is_signalled() || !policy.retries(&error) {
+                return self.finish(Outcome::Failed(describe(&error)));
+            }
+            let backoff = std::pin::pin!(tokio::time::sleep(policy.backoff_after(tried)));
+            // A task that watches its signal is given a grace when cancelled: the backoff
+            // must not use it up. (Otherwise a stop drops this future, backoff included.)
+            if self.run.watches_signal() {
+                let token = self.run.token();
+                let stopped = std::pin::pin!(token.cancelled());
+                if let Either::Right(_) = select(backoff, stopped).await {
+                    return self.finish(Outcome::Failed(describe(&error)));
+                }
+            } else {
+                backoff.await;
+            }
+            if let Some(next) = self.store.next_try(&self.id, self.attempt) {
+                self.attempt = next;
+            }
+            self.store
+                .machinery()
+                .tally
+                .count(crate::tally::Event::Retried);
+            tried += 1;
         }
     }
 
@@ -245,6 +312,51 @@ where
         let timeout = timeout.or(attempt.store.machinery().timeout);
         let attempt = attempt.run_limited(task, describe, timeout);
         trace::in_span(until_stopped(attempt, &cancel, &run, Stop::Shutdown), span).await;
+    }
+}
+
+impl<T, S, M> Claimed<T, S, M>
+where
+    T: Send + Sync + 'static,
+    S: Store<T>,
+{
+    /// Spawns a retrying attempt, as [`spawn`](Self::spawn) does a one-future attempt: `task`
+    /// makes a fresh future for each try, and `policy` says when and after how long to try
+    /// again. The timeout, if any, covers every try and backoff together.
+    pub(crate) fn spawn_retrying<Fut, R, E>(
+        self,
+        policy: crate::retry::Retry<E>,
+        describe: fn(&E) -> Option<String>,
+    ) where
+        M: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        let Claimed {
+            attempt,
+            run,
+            task: make,
+            timeout,
+        } = self;
+        let span = trace::task_span(&attempt);
+        let machinery = attempt.store.machinery();
+        let timeout = timeout.or(machinery.timeout);
+        let token = machinery.token.clone();
+        let body = attempt.limited(timeout, move |attempt| {
+            attempt.run_retrying(make, policy, describe)
+        });
+        let spawned = match token {
+            None => tokio::spawn(trace::in_span(body, span)),
+            Some(token) => {
+                let stopped = Arc::clone(&run);
+                tokio::spawn(trace::in_span(
+                    async move { until_stopped(body, &token, &stopped, Stop::Shutdown).await },
+                    span,
+                ))
+            }
+        };
+        run.spawned_as(spawned.abort_handle());
     }
 }
 

@@ -156,6 +156,9 @@ pub struct Counters {
     pub lost_total: u64,
     /// Counter: attempts that ran out of their time (see [`FailureKind::TimedOut`]).
     pub timed_out_total: u64,
+    /// Counter: tries after the first of retrying attempts (see
+    /// [`launch_retrying`](crate::AsyncTasksRecorder::launch_retrying)).
+    pub retried_total: u64,
     /// Counter: ends of attempts or revokes that came too late and changed nothing: a newer
     /// attempt owned the record, or the lease had run out (a shared store only).
     pub fenced_total: u64,

@@ -265,7 +265,7 @@ pub(crate) fn compatible_refusal<Fut>((refusal, task): (LaunchRefusal, Fut)) -> 
 }
 
 /// A refusal as the `try_` methods report it.
-fn launch_error<Fut>((refusal, task): (LaunchRefusal, Fut)) -> LaunchError<Fut> {
+pub(crate) fn launch_error<Fut>((refusal, task): (LaunchRefusal, Fut)) -> LaunchError<Fut> {
     match refusal {
         LaunchRefusal::Running => LaunchError::AlreadyRunning(task),
         LaunchRefusal::Succeeded => LaunchError::AlreadySucceeded(task),

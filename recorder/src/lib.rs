@@ -189,6 +189,7 @@ mod metrics;
 mod query;
 mod recorder;
 mod retention;
+mod retry;
 mod revoke;
 mod running;
 mod state;
@@ -203,6 +204,7 @@ pub use context::{current_attempt, CurrentAttempt};
 pub use default_recorder::default_recorder;
 pub use info::{Counters, Failure, FailureKind, TaskInfo, Transition};
 pub use recorder::AsyncTasksRecorder;
+pub use retry::Retry;
 pub use state::{LaunchError, RevokeFailReason, TaskState};
 
 #[cfg(feature = "macros")]

@@ -152,6 +152,12 @@ where
         self.apply_end_revoke(id, revoked);
     }
 
+    fn next_try(&self, id: &T, attempt: u32) -> Option<u32> {
+        self.records
+            .update_sync(id, |_, record| transition::next_try(record, attempt))
+            .flatten()
+    }
+
     fn describe_id(&self, id: &T) -> Option<String> {
         self.describe_id.map(|describe| describe(id))
     }

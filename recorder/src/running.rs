@@ -112,6 +112,11 @@ impl Running {
         token
     }
 
+    /// Whether the recorder asked the attempt to stop.
+    pub fn is_signalled(&self) -> bool {
+        self.signalled.load(Ordering::SeqCst)
+    }
+
     /// Whether the task asked for its cancellation signal: it can finish its step when told.
     pub fn watches_signal(&self) -> bool {
         self.signal.get().is_some()

@@ -51,6 +51,13 @@ where
     /// by the revoke's guard, also from `Drop`, with the same rules as [`settle`](Self::settle).
     fn end_revoke(&self, id: &T, token: u64, revoked: bool);
 
+    /// Attempt number `attempt` of `id` tries again (a retrying launch): counts the new try
+    /// in the record, and returns the number the attempt goes on under. `None` (the default):
+    /// the store does not count tries, and the attempt keeps its number.
+    fn next_try(&self, _id: &T, _attempt: u32) -> Option<u32> {
+        None
+    }
+
     /// How `tracing` shows `id`, if it may.
     fn describe_id(&self, _id: &T) -> Option<String> {
         None

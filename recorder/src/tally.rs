@@ -40,6 +40,7 @@ pub struct Tally {
     dropped: Counter,
     lost: Counter,
     timed_out: Counter,
+    retried: Counter,
     fenced: Counter,
     revoked: Counter,
     removed: Counter,
@@ -65,6 +66,8 @@ pub enum Event {
     Failed(FailureKind),
     /// A success was revoked.
     Revoked,
+    /// A retrying attempt tried again.
+    Retried,
     /// An end of an attempt or of a revoke that came too late (its lease ran out, or a newer
     /// attempt owns the record) and changed nothing.
     Fenced,
@@ -92,6 +95,7 @@ impl Tally {
             Event::Failed(FailureKind::TimedOut) => self.timed_out.add(),
             Event::Fenced => self.fenced.add(),
             Event::Revoked => self.revoked.add(),
+            Event::Retried => self.retried.add(),
         }
     }
 
@@ -128,6 +132,7 @@ impl Tally {
             dropped_total: dropped,
             lost_total: lost,
             timed_out_total: timed_out,
+            retried_total: self.retried.get(),
             fenced_total: self.fenced.get(),
             revoked_total: revoked,
             removed_total: removed,

@@ -186,6 +186,19 @@ pub(crate) fn finish(
     })
 }
 
+/// Attempt number `attempt` of the id tries again (a retrying launch): the id stays
+/// `Working`, and the record counts the try as an attempt. Returns the attempt's new number,
+/// or `None` (nothing changes) if the record is not that attempt's `Working` one.
+pub(crate) fn next_try(current: &mut Record, attempt: u32) -> Option<u32> {
+    match current {
+        Record::Working { attempts, .. } if *attempts == attempt => {
+            *attempts += 1;
+            Some(*attempts)
+        }
+        _ => None,
+    }
+}
+
 /// How an attempt that ended with `outcome` is recorded: `None` if it succeeded, else why it
 /// failed and the error's or panic's text. An abandoned attempt failed as the reason the
 /// recorder gave when it asked it to stop (`stopped_by`: cancelled, shut down, lost), and
