@@ -129,12 +129,17 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
     let keeps_text = args
         .error_text
         .map(|_| quote_spanned!(name_span=> .keeping_error_text()));
+    // Spanned at the user's expression: a value that is not a `Duration` is reported there.
+    let times_out = args
+        .timeout
+        .as_ref()
+        .map(|timeout| quote_spanned!(timeout.span()=> .timeout(#timeout)));
     let launch_call = quote_spanned! {name_span=>
         let #launched_local = #private::launch(
             #recorder_local,
             #id_local,
             #task_local,
-            #private::Launch::spawned() #blocks #keeps_text,
+            #private::Launch::spawned() #blocks #keeps_text #times_out,
         )
         .await;
     };

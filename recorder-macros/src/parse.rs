@@ -1,5 +1,5 @@
 //! Stage 1: parse the attribute's arguments (`id = <expr>, recorder = <expr>, block,
-//! error_text, recorder_error = <type>, crate = "path"`) into [`Args`], and the annotated item
+//! error_text, timeout = <expr>, recorder_error = <type>, crate = "path"`) into [`Args`], and the annotated item
 //! into a function ([`function`]).
 //!
 //! Every key is read the same way (a name, then an optional `= <expr>`, or `= <type>` for
@@ -17,7 +17,8 @@ use syn::{Expr, Ident, ItemFn, Lit, Path, Token, Type};
 
 /// The keys the attribute accepts, as shown in error messages.
 pub const VALID_KEYS: &str = "`id = <expr>`, `recorder = <expr>`, `block`, `error_text`, \
-                              `recorder_error = <type>`, `crate = \"path\"`";
+                              `timeout = <Duration>`, `recorder_error = <type>`, \
+                              `crate = \"path\"`";
 
 /// The checked arguments of one `#[recorded_task(...)]`.
 pub struct Args {
@@ -30,6 +31,8 @@ pub struct Args {
     pub block: Option<Span>,
     /// `error_text`: the span of the key when present.
     pub error_text: Option<Span>,
+    /// `timeout = <expr>`: the attempt's own timeout, a `std::time::Duration`.
+    pub timeout: Option<Expr>,
     /// `recorder_error = <type>`: the type the wrapper returns a failed launch as.
     pub recorder_error: Option<Type>,
     /// `crate = "path"`: the path to the runtime crate, spanned at the string literal.
@@ -82,6 +85,7 @@ enum Key {
     Recorder,
     Block,
     ErrorText,
+    Timeout,
     RecorderError,
     Crate,
 }
@@ -93,6 +97,7 @@ impl Key {
             "recorder" => Some(Key::Recorder),
             "block" => Some(Key::Block),
             "error_text" => Some(Key::ErrorText),
+            "timeout" => Some(Key::Timeout),
             "recorder_error" => Some(Key::RecorderError),
             "crate" => Some(Key::Crate),
             _ => None,
@@ -122,6 +127,7 @@ impl Args {
             recorder: None,
             block: None,
             error_text: None,
+            timeout: None,
             recorder_error: None,
             krate: None,
         };
@@ -162,7 +168,10 @@ impl Args {
                         format!("`{name}` is a flag and takes no value: write `{name}` alone"),
                     ),
                 ),
-                (Key::Id | Key::Recorder | Key::RecorderError | Key::Crate, None) => push(
+                (
+                    Key::Id | Key::Recorder | Key::Timeout | Key::RecorderError | Key::Crate,
+                    None,
+                ) => push(
                     &mut errors,
                     syn::Error::new(
                         key.span(),
@@ -175,12 +184,16 @@ impl Args {
                                                  function returns a failed launch as, e.g. \
                                                  `recorder_error = tasks_recorder_postgres::Error`"
                                 .to_string(),
+                            "timeout" => "`timeout` needs a value: a `std::time::Duration`, \
+                                          e.g. `timeout = Duration::from_secs(30)`"
+                                .to_string(),
                             _ => format!("`{name}` needs a value: `{name} = <expr>`"),
                         },
                     ),
                 ),
                 (Key::Id, Some(Value::Expr(value))) => args.id = Some(value),
                 (Key::Recorder, Some(Value::Expr(value))) => args.recorder = Some(value),
+                (Key::Timeout, Some(Value::Expr(value))) => args.timeout = Some(value),
                 (Key::RecorderError, Some(Value::Type(ty))) => match impl_trait_in(&ty) {
                     Some(impl_trait) => push(
                         &mut errors,
@@ -198,10 +211,12 @@ impl Args {
                     Err(error) => push(&mut errors, error),
                 },
                 // `Entry::parse` reads a type exactly for `recorder_error`.
-                (Key::Id | Key::Recorder | Key::Crate, Some(Value::Type(ty))) => push(
-                    &mut errors,
-                    syn::Error::new(ty.span(), format!("`{name}` takes an expression")),
-                ),
+                (Key::Id | Key::Recorder | Key::Timeout | Key::Crate, Some(Value::Type(ty))) => {
+                    push(
+                        &mut errors,
+                        syn::Error::new(ty.span(), format!("`{name}` takes an expression")),
+                    )
+                }
                 (Key::RecorderError, Some(Value::Expr(value))) => push(
                     &mut errors,
                     syn::Error::new(value.span(), "`recorder_error` takes a type"),

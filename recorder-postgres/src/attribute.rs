@@ -41,9 +41,11 @@ impl<T: PgId> TaskRecorder for PgRecorder<T> {
         E: Send + 'static,
     {
         let launched = if launch.block {
-            self.run_inline(id, task, launch.describe).await?
+            self.run_inline(id, task, launch.describe, launch.timeout)
+                .await?
         } else {
-            self.spawn(id, task, launch.describe).await?
+            self.spawn(id, task, launch.describe, launch.timeout)
+                .await?
         };
         Ok(launched.map_err(|refusal| compatible(refusal).0))
     }

@@ -166,6 +166,7 @@ impl<T: PgId> PgRecorder<T> {
         id: T,
         task: Fut,
         describe: fn(&E) -> Option<String>,
+        timeout: Option<Duration>,
     ) -> Result<Result<(), LaunchError<Fut>>, Error>
     where
         Fut: Future<Output = Result<R, E>> + Send + 'static,
@@ -175,7 +176,10 @@ impl<T: PgId> PgRecorder<T> {
         Ok(self
             .claim(id, task, Running::spawned)
             .await?
-            .map(|claimed| claimed.spawn(describe)))
+            .map(|mut claimed| {
+                claimed.timeout = timeout;
+                claimed.spawn(describe)
+            }))
     }
 
     pub(crate) async fn run_inline<Fut, R, E>(
@@ -183,6 +187,7 @@ impl<T: PgId> PgRecorder<T> {
         id: T,
         task: Fut,
         describe: fn(&E) -> Option<String>,
+        timeout: Option<Duration>,
     ) -> Result<Result<(), LaunchError<Fut>>, Error>
     where
         Fut: Future<Output = Result<R, E>>,
@@ -196,7 +201,8 @@ impl<T: PgId> PgRecorder<T> {
             .claim(id, task, move || Running::inline(inline))
             .await?
         {
-            Ok(claimed) => {
+            Ok(mut claimed) => {
+                claimed.timeout = timeout;
                 claimed.run_inline(cancel, describe).await;
                 Ok(Ok(()))
             }
@@ -228,7 +234,10 @@ impl<T: PgId> PgRecorder<T> {
         R: Send + 'static,
         E: Send + 'static,
     {
-        Ok(self.spawn(id, task, no_text).await?.map_err(compatible))
+        Ok(self
+            .spawn(id, task, no_text, None)
+            .await?
+            .map_err(compatible))
     }
 
     /// Like [`launch`](Self::launch), saying why a launch is refused with a [`LaunchError`].
@@ -242,7 +251,7 @@ impl<T: PgId> PgRecorder<T> {
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.spawn(id, task, no_text).await
+        self.spawn(id, task, no_text, None).await
     }
 
     /// Like [`launch`](Self::launch), keeping `e.to_string()` of an `Err(e)` as the failure's
@@ -257,7 +266,10 @@ impl<T: PgId> PgRecorder<T> {
         R: Send + 'static,
         E: fmt::Display + Send + 'static,
     {
-        Ok(self.spawn(id, task, error_text).await?.map_err(compatible))
+        Ok(self
+            .spawn(id, task, error_text, None)
+            .await?
+            .map_err(compatible))
     }
 
     /// Like [`launch`](Self::launch), but runs `task` inside the returned future; as
@@ -275,7 +287,7 @@ impl<T: PgId> PgRecorder<T> {
         E: Send + 'static,
     {
         Ok(self
-            .run_inline(id, task, no_text)
+            .run_inline(id, task, no_text, None)
             .await?
             .map_err(compatible))
     }
@@ -289,7 +301,7 @@ impl<T: PgId> PgRecorder<T> {
     where
         Fut: Future<Output = Result<R, E>>,
     {
-        self.run_inline(id, task, no_text).await
+        self.run_inline(id, task, no_text, None).await
     }
 
     /// The state of `id`, read in one statement from its row: a committed state, leases

@@ -23,13 +23,16 @@ where
         task_id: T,
         task: Fut,
         describe: fn(&E) -> Option<String>,
+        timeout: Option<Duration>,
     ) -> Result<(), (LaunchRefusal, Fut)>
     where
         Fut: Future<Output = Result<R, E>> + Send + 'static,
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.claim(task_id, task, Running::spawned)?.spawn(describe);
+        let mut claimed = self.claim(task_id, task, Running::spawned)?;
+        claimed.timeout = timeout;
+        claimed.spawn(describe);
         Ok(())
     }
 
@@ -41,6 +44,7 @@ where
         task_id: T,
         task: Fut,
         describe: fn(&E) -> Option<String>,
+        timeout: Option<Duration>,
     ) -> Result<(), (LaunchRefusal, Fut)>
     where
         Fut: Future<Output = Result<R, E>>,
@@ -49,7 +53,8 @@ where
             Some(token) => token.child_token(),
             None => CancellationToken::new(),
         };
-        let claimed = self.claim(task_id, task, || Running::inline(cancel.clone()))?;
+        let mut claimed = self.claim(task_id, task, || Running::inline(cancel.clone()))?;
+        claimed.timeout = timeout;
         claimed.run_inline(cancel, describe).await;
         Ok(())
     }
@@ -101,7 +106,7 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.spawn(task_id, task, no_text)
+        self.spawn(task_id, task, no_text, None)
             .map_err(compatible_refusal)
     }
 
@@ -118,7 +123,8 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.spawn(task_id, task, no_text).map_err(launch_error)
+        self.spawn(task_id, task, no_text, None)
+            .map_err(launch_error)
     }
 
     /// Like [`launch`](Self::launch), but runs `task` inside the returned future, and returns
@@ -139,7 +145,7 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.run_inline(task_id, task, no_text)
+        self.run_inline(task_id, task, no_text, None)
             .await
             .map_err(compatible_refusal)
     }
@@ -182,12 +188,8 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let mut claimed = self
-            .claim(task_id, task, Running::spawned)
-            .map_err(launch_error)?;
-        claimed.timeout = Some(timeout);
-        claimed.spawn(no_text);
-        Ok(())
+        self.spawn(task_id, task, no_text, Some(timeout))
+            .map_err(launch_error)
     }
 
     /// Like [`launch_block`](Self::launch_block), but says why a launch is refused with a
@@ -200,7 +202,7 @@ where
     where
         Fut: Future<Output = Result<R, E>>,
     {
-        self.run_inline(task_id, task, no_text)
+        self.run_inline(task_id, task, no_text, None)
             .await
             .map_err(launch_error)
     }
@@ -223,7 +225,7 @@ where
         R: Send + 'static,
         E: fmt::Display + Send + 'static,
     {
-        self.spawn(task_id, task, error_text)
+        self.spawn(task_id, task, error_text, None)
             .map_err(compatible_refusal)
     }
 
@@ -238,7 +240,7 @@ where
         Fut: Future<Output = Result<R, E>>,
         E: fmt::Display,
     {
-        self.run_inline(task_id, task, error_text)
+        self.run_inline(task_id, task, error_text, None)
             .await
             .map_err(compatible_refusal)
     }

@@ -86,6 +86,8 @@ pub struct Launch<E> {
     /// What a failure keeps of the task's error: nothing (`launch`), or its text with
     /// `error_text` (`launch_with_error_text`).
     pub describe: fn(&E) -> Option<String>,
+    /// `timeout = <expr>`: the attempt's own timeout (`None`: the recorder's).
+    pub timeout: Option<std::time::Duration>,
 }
 
 // Not derived: a derive would require `E: Clone`, and the value holds no `E`.
@@ -105,6 +107,16 @@ impl<E> Launch<E> {
         Launch {
             block: false,
             describe: crate::launch::no_text,
+            timeout: None,
+        }
+    }
+
+    /// The attempt may run for at most `timeout` (the `timeout` key).
+    #[inline]
+    pub fn timeout(self, timeout: std::time::Duration) -> Self {
+        Launch {
+            timeout: Some(timeout),
+            ..self
         }
     }
 
@@ -153,9 +165,10 @@ where
         E: Send + 'static,
     {
         let launched = if launch.block {
-            self.run_inline(id, task, launch.describe).await
+            self.run_inline(id, task, launch.describe, launch.timeout)
+                .await
         } else {
-            self.spawn(id, task, launch.describe)
+            self.spawn(id, task, launch.describe, launch.timeout)
         };
         Ok(refused_state(launched.map_err(compatible_refusal)))
     }

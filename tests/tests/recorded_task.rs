@@ -129,7 +129,37 @@ on_both_runtimes!(
     default_recorder_is_used_without_recorder_key,
     block_waits_for_the_task,
     launch_without_block_returns_before_the_task_ends,
+    timeout_key_times_the_body_out_and_the_body_sees_its_attempt,
 );
+
+/// A body that never ends unless told to stop, under a timeout: it reports what it sees of
+/// its attempt, then waits for its signal.
+#[recorded_task(id = name, recorder = jobs, timeout = std::time::Duration::from_millis(20))]
+async fn stuck(jobs: Jobs, name: String, seen: oneshot::Sender<Option<u32>>) -> Result<(), String> {
+    let attempt = tasks_recorder::current_attempt();
+    let _ = seen.send(attempt.as_ref().map(|a| a.number()));
+    if let Some(attempt) = attempt {
+        attempt.token().cancelled().await;
+    }
+    Err("told to stop".to_string())
+}
+
+/// Catches a `timeout` key that is not applied, and a body that cannot reach its attempt's
+/// context (its number and signal).
+async fn timeout_key_times_the_body_out_and_the_body_sees_its_attempt() {
+    let jobs = Jobs::new();
+    let (seen, number) = oneshot::channel();
+    stuck(jobs.clone(), "t".to_string(), seen)
+        .await
+        .expect("launched");
+    assert_eq!(number.await.expect("the body ran"), Some(1));
+    assert_eq!(settled(&jobs, "t").await, TaskState::Failed);
+    let failure = jobs.task_info("t").await.and_then(|info| info.failure);
+    assert_eq!(
+        failure.map(|f| f.kind),
+        Some(tasks_recorder::FailureKind::TimedOut)
+    );
+}
 
 /// Catches an id evaluated from the wrong arguments (or a constant): the task must be recorded
 /// under `user/file`, and only there.
