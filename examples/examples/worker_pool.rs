@@ -6,10 +6,14 @@
 //!   already `Working`;
 //! - `wait` for back-pressure: the producer keeps at most 32 jobs in flight by waiting for
 //!   the job it launched 32 jobs ago (no polling);
-//! - `launch_with_error_text`: a failed job keeps its error's text as its failure reason;
+//! - `launch_retrying`: a job that fails is tried again (up to 3 tries, 1 ms apart and more),
+//!   as one attempt, keeping its last error's text as its failure reason;
 //! - the drain: `close` (new launches are refused, running jobs go on), `wait` for the last
-//!   job, then `shutdown_with_grace`, which gives the rest 200 ms and cancels the two
-//!   "stuck" jobs still running; afterwards nothing is `Working`;
+//!   job, then `shutdown_with_grace`, graceful then forced: it signals every running job at
+//!   once, gives them 200 ms, then drops the two "stuck" jobs still running. An "import" job
+//!   that watches its signal (`current_attempt().token()`) finishes the item it is on and
+//!   stops, recorded as shut down with the item it reached; afterwards nothing is
+//!   `Working`;
 //! - `counters` at the end.
 //!
 //! Run it (it finishes by itself in well under a second; Ctrl-C drains earlier):
@@ -24,7 +28,7 @@ use std::fmt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use tasks_recorder::{AsyncTasksRecorder, LaunchError, TaskState};
+use tasks_recorder::{current_attempt, AsyncTasksRecorder, LaunchError, Retry, TaskState};
 
 /// How many jobs run at once.
 const WORKERS: usize = 8;
@@ -34,6 +38,8 @@ const WINDOW: u64 = 32;
 const GRACE: Duration = Duration::from_millis(200);
 /// The ids of the stuck jobs (kept apart from the stream's ids).
 const STUCK: [u64; 2] = [1_000_000, 1_000_001];
+/// The id of the import, a long job that stops between two items when told.
+const IMPORT: u64 = 2_000_000;
 
 /// Why a job failed.
 #[derive(Debug)]
@@ -47,13 +53,41 @@ impl fmt::Display for JobError {
     }
 }
 
-/// One job of the stream: 1 to 3 ms of work; one in twenty fails.
+/// One try of a job of the stream: 1 to 3 ms of work; one try in twenty fails.
 async fn job(id: u64, work: Duration, fails: bool) -> Result<u64, JobError> {
     tokio::time::sleep(work).await;
     if fails {
         return Err(JobError { id });
     }
     Ok(id)
+}
+
+/// Why the import stopped early.
+#[derive(Debug)]
+struct Stopped {
+    items: u32,
+}
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stopped when told, after {} whole items", self.items)
+    }
+}
+
+/// A long import of items of 5 ms each, which watches its cancellation signal: told to
+/// stop, it finishes the item it is on and returns, never leaving one half done.
+async fn import() -> Result<(), Stopped> {
+    let stop = match current_attempt() {
+        Some(attempt) => attempt.token(),
+        None => return Err(Stopped { items: 0 }),
+    };
+    for items in 0..10_000 {
+        if stop.is_cancelled() {
+            return Err(Stopped { items });
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await; // one whole item
+    }
+    Ok(())
 }
 
 /// A job that would take a minute: the drain cancels it.
@@ -70,12 +104,12 @@ async fn produce(pool: &AsyncTasksRecorder<u64>, n: u64) -> u64 {
             pool.wait(&oldest).await;
         }
         let work = Duration::from_millis(rng.u64(1..=3));
-        let fails = rng.u32(0..20) == 0;
-        if pool
-            .launch_with_error_text(id, job(id, work, fails))
-            .await
-            .is_err()
-        {
+        let mut tries = fastrand::Rng::with_seed(id);
+        let each_try = move || job(id, work, tries.u32(0..20) == 0);
+        let retry = Retry::new(3)
+            .backoff(Duration::from_millis(1))
+            .keep_error_text();
+        if pool.launch_retrying(id, retry, each_try).await.is_err() {
             return id;
         }
     }
@@ -102,6 +136,7 @@ async fn main() -> ExitCode {
         // A fresh recorder accepts every id: these launches are not refused.
         let _ = pool.launch(id, stuck_job()).await;
     }
+    let _ = pool.launch_with_error_text(IMPORT, import()).await;
     println!(
         "pool: {WORKERS} workers; {n} jobs to run, plus {} stuck ones",
         STUCK.len()
@@ -141,8 +176,18 @@ async fn main() -> ExitCode {
             println!("  stuck job {id}: {} ({why})", info.state);
         }
     }
+    let import_stopped = match pool.task_info(&IMPORT).await.and_then(|info| info.failure) {
+        Some(failure) => {
+            println!("  import: {failure}");
+            failure.kind == tasks_recorder::FailureKind::ShutDown && failure.message.is_some()
+        }
+        None => false,
+    };
     let failed = pool.ids_in_state(TaskState::Failed).await;
-    if let Some(info) = match failed.iter().find(|id| !STUCK.contains(id)) {
+    if let Some(info) = match failed
+        .iter()
+        .find(|id| !STUCK.contains(id) && **id != IMPORT)
+    {
         Some(id) => pool.task_info(id).await,
         None => None,
     } {
@@ -156,12 +201,17 @@ async fn main() -> ExitCode {
     println!("  launched   {:>6}", c.launched_total);
     println!("  succeeded  {:>6}", c.succeeded_total);
     println!("  failed     {:>6}", c.failed_total);
+    println!("  retried    {:>6}", c.retried_total);
     println!("  cancelled  {:>6}", c.cancelled_total);
     println!("  refused    {:>6}", c.refused_total());
     println!("  working    {:>6}", c.working_now);
     println!("done in {} ms", started.elapsed().as_millis());
 
     let working = pool.count_in_state(TaskState::Working).await;
+    if !import_stopped {
+        eprintln!("worker_pool: the import did not stop on its signal with its reason");
+        return ExitCode::FAILURE;
+    }
     if working == 0 && c.working_now == 0 && pool.running() == 0 {
         ExitCode::SUCCESS
     } else {
