@@ -113,6 +113,58 @@ impl<I: BenchId> Launcher<I> for ThisCrate<I> {
     }
 }
 
+/// This crate, each launch with a timeout of its own (an hour: it never fires), for the cost
+/// of `launch_with_timeout`.
+#[derive(Debug)]
+pub struct WithTimeout<I: BenchId>(pub tasks_recorder::AsyncTasksRecorder<I>);
+
+impl<I: BenchId> Launcher<I> for WithTimeout<I> {
+    const NAME: &'static str = "this crate, launch_with_timeout";
+
+    fn create() -> Self {
+        WithTimeout(tasks_recorder::AsyncTasksRecorder::new())
+    }
+
+    async fn launch<F>(&self, id: I, task: F) -> bool
+    where
+        F: Future<Output = Result<(), ()>> + Send + 'static,
+    {
+        let timeout = std::time::Duration::from_secs(3600);
+        self.0.launch_with_timeout(id, timeout, task).await.is_ok()
+    }
+}
+
+/// This crate, each launch retrying (at most 3 tries) and succeeding on its first try, for
+/// the cost of `launch_retrying`.
+#[derive(Debug)]
+pub struct Retrying<I: BenchId>(pub tasks_recorder::AsyncTasksRecorder<I>);
+
+impl<I: BenchId> Launcher<I> for Retrying<I> {
+    const NAME: &'static str = "this crate, launch_retrying";
+
+    fn create() -> Self {
+        Retrying(tasks_recorder::AsyncTasksRecorder::new())
+    }
+
+    async fn launch<F>(&self, id: I, task: F) -> bool
+    where
+        F: Future<Output = Result<(), ()>> + Send + 'static,
+    {
+        let mut task = Some(task);
+        let make = move || {
+            let this_try = task.take();
+            async move {
+                match this_try {
+                    Some(task) => task.await,
+                    None => Err(()),
+                }
+            }
+        };
+        let policy = tasks_recorder::Retry::new(3);
+        self.0.launch_retrying(id, policy, make).await.is_ok()
+    }
+}
+
 impl<I: BenchId> Recorder<I> for ThisCrate<I> {
     async fn launch_block<F>(&self, id: I, task: F) -> bool
     where

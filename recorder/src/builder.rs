@@ -144,6 +144,9 @@ where
     /// at once, since it had its whole time; it is recorded `Failed` with
     /// [`FailureKind::TimedOut`](crate::FailureKind::TimedOut). No timeout by default. A
     /// future that never reaches an `.await` cannot be dropped, and overruns its timeout.
+    /// Timeouts, graces and retry backoffs use tokio's timer: the runtime needs its time
+    /// driver (`enable_time` or `enable_all`, which `#[tokio::main]` and `#[tokio::test]` set);
+    /// without it, an attempt with a timeout panics at its start and is recorded `Failed`.
     ///
     /// ```
     /// use std::time::Duration;

@@ -143,11 +143,20 @@ impl Running {
         }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                let run = Arc::clone(self);
+                /// Drops the attempt when the grace is over, or when the timer task itself
+                /// is dropped or panics (a runtime without its time driver cannot time a
+                /// grace): a grace never lets the attempt run on unbounded.
+                struct AtTheEnd(Arc<Running>, Stop);
+                impl Drop for AtTheEnd {
+                    fn drop(&mut self) {
+                        // Dropping an attempt that already ended changes nothing.
+                        self.0.stop(self.1);
+                    }
+                }
+                let at_the_end = AtTheEnd(Arc::clone(self), why);
                 runtime.spawn(async move {
+                    let _at_the_end = at_the_end;
                     tokio::time::sleep(grace).await;
-                    // Dropping an attempt that already ended changes nothing.
-                    run.stop(why);
                 });
             }
             Err(_) => self.stop(why),
