@@ -385,3 +385,51 @@ pub(crate) fn kind_of(code: i16) -> FailureKind {
         _ => FailureKind::Error,
     }
 }
+
+/// Marks a batch of ids as succeeded without running anything: `$1` recorder, `$2` ids
+/// (distinct, sorted: the lock order), `$3` the recorder's channel, `$4` owner.
+/// `transition::mark_succeeded`'s rule: a missing row (`NotFound`) is inserted `Success` with
+/// no attempt; a `Failed` row, or a `Working` one whose lease ran out (lost, which reads
+/// `Failed`), becomes `Success` with its attempts kept; any other row is left as it was (the
+/// update writes the same values, and locks it, so the state returned is the one that
+/// refused the mark). A marked row is told apart by its `claim`: minus the transaction's id,
+/// unique in the database and never a launch's nonce (those are positive). Returns, for each
+/// id, whether this statement marked it, its attempts, and its state (leases applied), and
+/// notifies the recorder's channel if it marked any.
+pub(crate) const MARK: &str = concat!(
+    "WITH m AS ( \
+     INSERT INTO tasks_recorder_records AS r (recorder, id, state, attempts, claim) \
+     SELECT $1, u.id, 1, 0, -txid_current() FROM unnest($2::bytea[]) AS u(id) \
+     ON CONFLICT (recorder, id) DO UPDATE SET \
+       claim = CASE WHEN ",
+    launchable!(),
+    " THEN excluded.claim ELSE r.claim END, \
+       owner = CASE WHEN ",
+    launchable!(),
+    " THEN NULL ELSE r.owner END, \
+       lease_until = CASE WHEN ",
+    launchable!(),
+    " THEN NULL ELSE r.lease_until END, \
+       cancel_requested = CASE WHEN ",
+    launchable!(),
+    " THEN false ELSE r.cancel_requested END, \
+       failure_kind = CASE WHEN ",
+    launchable!(),
+    " THEN NULL ELSE r.failure_kind END, \
+       failure_message = CASE WHEN ",
+    launchable!(),
+    " THEN NULL ELSE r.failure_message END, \
+       failed_at = CASE WHEN ",
+    launchable!(),
+    " THEN NULL ELSE r.failed_at END, \
+       state = CASE WHEN ",
+    launchable!(),
+    " THEN 1 ELSE r.state END \
+     RETURNING r.id, r.state, r.attempts, r.lease_until, \
+       coalesce(r.claim = -txid_current(), false) AS marked \
+     ) \
+     SELECT m.id, m.marked, m.attempts, ",
+    effective!(),
+    "::int2 FROM m \
+     LEFT JOIN LATERAL (SELECT pg_notify($3, $4) WHERE m.marked) AS n ON true"
+);
