@@ -386,6 +386,23 @@ pub(crate) fn kind_of(code: i16) -> FailureKind {
     }
 }
 
+/// `column = value` for a row a launch or a mark may take over ([`launchable!`]), the
+/// column as it was for any other.
+macro_rules! if_launchable {
+    ($column:literal, $value:literal) => {
+        concat!(
+            $column,
+            " = CASE WHEN ",
+            launchable!(),
+            " THEN ",
+            $value,
+            " ELSE r.",
+            $column,
+            " END"
+        )
+    };
+}
+
 /// Marks a batch of ids as succeeded without running anything: `$1` recorder, `$2` ids
 /// (distinct, sorted: the lock order), `$3` the recorder's channel, `$4` owner.
 /// `transition::mark_succeeded`'s rule: a missing row (`NotFound`) is inserted `Success` with
@@ -400,32 +417,23 @@ pub(crate) const MARK: &str = concat!(
     "WITH m AS ( \
      INSERT INTO tasks_recorder_records AS r (recorder, id, state, attempts, claim) \
      SELECT $1, u.id, 1, 0, -txid_current() FROM unnest($2::bytea[]) AS u(id) \
-     ON CONFLICT (recorder, id) DO UPDATE SET \
-       claim = CASE WHEN ",
-    launchable!(),
-    " THEN excluded.claim ELSE r.claim END, \
-       owner = CASE WHEN ",
-    launchable!(),
-    " THEN NULL ELSE r.owner END, \
-       lease_until = CASE WHEN ",
-    launchable!(),
-    " THEN NULL ELSE r.lease_until END, \
-       cancel_requested = CASE WHEN ",
-    launchable!(),
-    " THEN false ELSE r.cancel_requested END, \
-       failure_kind = CASE WHEN ",
-    launchable!(),
-    " THEN NULL ELSE r.failure_kind END, \
-       failure_message = CASE WHEN ",
-    launchable!(),
-    " THEN NULL ELSE r.failure_message END, \
-       failed_at = CASE WHEN ",
-    launchable!(),
-    " THEN NULL ELSE r.failed_at END, \
-       state = CASE WHEN ",
-    launchable!(),
-    " THEN 1 ELSE r.state END \
-     RETURNING r.id, r.state, r.attempts, r.lease_until, \
+     ON CONFLICT (recorder, id) DO UPDATE SET ",
+    if_launchable!("claim", "excluded.claim"),
+    ", ",
+    if_launchable!("owner", "NULL"),
+    ", ",
+    if_launchable!("lease_until", "NULL"),
+    ", ",
+    if_launchable!("cancel_requested", "false"),
+    ", ",
+    if_launchable!("failure_kind", "NULL"),
+    ", ",
+    if_launchable!("failure_message", "NULL"),
+    ", ",
+    if_launchable!("failed_at", "NULL"),
+    ", ",
+    if_launchable!("state", "1"),
+    " RETURNING r.id, r.state, r.attempts, r.lease_until, \
        coalesce(r.claim = -txid_current(), false) AS marked \
      ) \
      SELECT m.id, m.marked, m.attempts, ",

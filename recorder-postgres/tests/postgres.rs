@@ -10,17 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{cluster, unique_name, within};
+use support::{cluster, connect, unique_name, within};
 use tasks_recorder::{AsyncTasksRecorder, FailureKind, LaunchError, RevokeFailReason, TaskState};
 use tasks_recorder_postgres::{ErrorKind, PgRecorder};
-
-async fn connect<T: tasks_recorder_postgres::PgId>(url: &str, name: &str) -> PgRecorder<T> {
-    PgRecorder::<T>::builder()
-        .lease(Duration::from_secs(5))
-        .connect(url, name)
-        .await
-        .expect("connect")
-}
 
 /// Catches a recorder that breaks the in-memory rules: a second success, a refused launch
 /// that polls its future, a failed id that cannot run again, a revoke that does not free

@@ -5,19 +5,23 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use support::{cluster, unique_name, within};
+use support::{cluster, connect, unique_name, within};
 use tasks_recorder::{MarkError, TaskState};
+use tasks_recorder_pg_cluster::PgCluster;
 use tasks_recorder_postgres::PgRecorder;
 use tokio::sync::oneshot;
 
-async fn connect(url: &str, name: &str) -> PgRecorder<String> {
-    PgRecorder::<String>::builder()
-        .lease(Duration::from_secs(5))
-        .connect(url, name)
-        .await
-        .expect("connect")
+/// Two recorders sharing one name (two processes, as the database sees them), and the
+/// cluster they live in (kept running while it is held).
+async fn two_recorders(what: &str) -> (Arc<PgCluster>, String, [PgRecorder<String>; 2]) {
+    let db = cluster();
+    let name = unique_name(what);
+    let a = connect(db.url(), &name).await;
+    let b = connect(db.url(), &name).await;
+    (db, name, [a, b])
 }
 
 /// Catches a mark that only one process sees, that overwrites an attempt running in another
@@ -25,10 +29,7 @@ async fn connect(url: &str, name: &str) -> PgRecorder<String> {
 /// counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn marks_are_shared_and_refused_while_working_or_revoking() {
-    let db = cluster();
-    let name = unique_name("mark");
-    let a = connect(db.url(), &name).await;
-    let b = connect(db.url(), &name).await;
+    let (_db, _, [a, b]) = two_recorders("mark").await;
 
     assert_eq!(a.mark_succeeded("new".to_string()).await.unwrap(), Ok(()));
     assert_eq!(b.query_task_state("new").await.unwrap(), TaskState::Success);
@@ -126,10 +127,7 @@ async fn marks_are_shared_and_refused_while_working_or_revoking() {
 /// that overwrites the mark.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_attempt_can_be_marked_and_its_late_end_changes_nothing() {
-    let db = cluster();
-    let name = unique_name("mark-lost");
-    let owner = connect(db.url(), &name).await;
-    let other = connect(db.url(), &name).await;
+    let (db, name, [owner, other]) = two_recorders("mark-lost").await;
     let (release, released) = oneshot::channel::<()>();
     let task = async move {
         released.await.map_err(drop)?;
@@ -184,10 +182,7 @@ async fn a_lost_attempt_can_be_marked_and_its_late_end_changes_nothing() {
 /// a repeated id twice, overwrites a running id, or reports refusals out of order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_mark_reports_every_id_once() {
-    let db = cluster();
-    let name = unique_name("mark-bulk");
-    let a = connect(db.url(), &name).await;
-    let b = connect(db.url(), &name).await;
+    let (_db, _, [a, b]) = two_recorders("mark-bulk").await;
     b.launch(
         "pin-7".to_string(),
         std::future::pending::<Result<(), ()>>(),
