@@ -8,6 +8,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use support::{cluster, connect, unique_name, within};
 use tasks_recorder::{MarkError, TaskState};
 use tasks_recorder_pg_cluster::PgCluster;
@@ -123,8 +124,9 @@ async fn marks_are_shared_and_refused_while_working_or_revoking() {
 }
 
 /// Catches a lost attempt (its process stopped renewing: the row is `Working` under an
-/// expired lease, and reads `Failed`) that cannot be marked, and a late end of that attempt
-/// that overwrites the mark.
+/// expired lease, and reads `Failed`) that cannot be marked, a mark that does not notify the
+/// recorder's channel (other processes' waiters would not read again), and a late end of
+/// that attempt that overwrites the mark.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_attempt_can_be_marked_and_its_late_end_changes_nothing() {
     let (db, name, [owner, other]) = two_recorders("mark-lost").await;
@@ -139,11 +141,32 @@ async fn a_lost_attempt_can_be_marked_and_its_late_end_changes_nothing() {
         .unwrap()
         .map_err(drop)
         .expect("launched");
-    // The owner's lease runs out, as if it had hung: set on the database's clock.
-    let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+    // A direct connection listening on the recorder's channel, as other processes do.
+    let (client, mut connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
         .await
         .expect("a direct connection");
-    let connection = tokio::spawn(connection);
+    let (heard, mut notified) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let connection = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(|cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(note) = message {
+                let _ = heard.send(note.channel().to_owned());
+            }
+        }
+    });
+    let channel: String = client
+        .query_one(
+            "SELECT 'tasks_recorder_' || substr(md5($1), 1, 20)",
+            &[&name],
+        )
+        .await
+        .expect("the channel's name")
+        .get(0);
+    client
+        .batch_execute(&format!("LISTEN \"{channel}\""))
+        .await
+        .expect("listening");
+    // The owner's lease runs out, as if it had hung: set on the database's clock.
     client
         .execute(
             "UPDATE tasks_recorder_records SET lease_until = clock_timestamp() - interval '1 second' \
@@ -160,6 +183,8 @@ async fn a_lost_attempt_can_be_marked_and_its_late_end_changes_nothing() {
         other.mark_succeeded("pin".to_string()).await.unwrap(),
         Ok(())
     );
+    let note = within("the mark's notification", notified.recv()).await;
+    assert_eq!(note.as_deref(), Some(channel.as_str()));
     assert_eq!(
         other.query_task_state("pin").await.unwrap(),
         TaskState::Success
