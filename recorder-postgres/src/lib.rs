@@ -4,8 +4,8 @@
 //! A [`PgRecorder`] has the operations of
 //! [`AsyncTasksRecorder`](tasks_recorder::AsyncTasksRecorder) (`launch`, `try_launch`,
 //! `launch_block`, `query_task_state`, `task_info`, `revoke_task_block`, `wait`, `cancel`,
-//! `ids_in_state`, `count_in_state`, `remove_failed`, `close`, `shutdown`,
-//! `shutdown_with_grace`, `counters`), with the same meaning, on records kept in a database
+//! `ids_in_state`, `count_in_state`, `remove_failed`, `mark_succeeded`,
+//! `mark_all_succeeded`, `close`, `shutdown`, `shutdown_with_grace`, `counters`), with the same meaning, on records kept in a database
 //! that every process connecting under the same recorder name shares. Database errors are
 //! returned as [`Error`]s that say what failed and for which id; nothing here panics on a
 //! database error.
@@ -105,6 +105,7 @@ mod connect;
 mod error;
 mod id;
 mod recorder;
+mod seeding;
 mod shared;
 mod sql;
 

@@ -385,3 +385,59 @@ pub(crate) fn kind_of(code: i16) -> FailureKind {
         _ => FailureKind::Error,
     }
 }
+
+/// `column = value` for a row a launch or a mark may take over ([`launchable!`]), the
+/// column as it was for any other.
+macro_rules! if_launchable {
+    ($column:literal, $value:literal) => {
+        concat!(
+            $column,
+            " = CASE WHEN ",
+            launchable!(),
+            " THEN ",
+            $value,
+            " ELSE r.",
+            $column,
+            " END"
+        )
+    };
+}
+
+/// Marks a batch of ids as succeeded without running anything: `$1` recorder, `$2` ids
+/// (distinct, sorted: the lock order), `$3` the recorder's channel, `$4` owner.
+/// `transition::mark_succeeded`'s rule: a missing row (`NotFound`) is inserted `Success` with
+/// no attempt; a `Failed` row, or a `Working` one whose lease ran out (lost, which reads
+/// `Failed`), becomes `Success` with its attempts kept; any other row is left as it was (the
+/// update writes the same values, and locks it, so the state returned is the one that
+/// refused the mark). A marked row is told apart by its `claim`: minus the transaction's id,
+/// unique in the database and never a launch's nonce (those are positive). Returns, for each
+/// id, whether this statement marked it, its attempts, and its state (leases applied), and
+/// notifies the recorder's channel if it marked any.
+pub(crate) const MARK: &str = concat!(
+    "WITH m AS ( \
+     INSERT INTO tasks_recorder_records AS r (recorder, id, state, attempts, claim) \
+     SELECT $1, u.id, 1, 0, -txid_current() FROM unnest($2::bytea[]) AS u(id) \
+     ON CONFLICT (recorder, id) DO UPDATE SET ",
+    if_launchable!("claim", "excluded.claim"),
+    ", ",
+    if_launchable!("owner", "NULL"),
+    ", ",
+    if_launchable!("lease_until", "NULL"),
+    ", ",
+    if_launchable!("cancel_requested", "false"),
+    ", ",
+    if_launchable!("failure_kind", "NULL"),
+    ", ",
+    if_launchable!("failure_message", "NULL"),
+    ", ",
+    if_launchable!("failed_at", "NULL"),
+    ", ",
+    if_launchable!("state", "1"),
+    " RETURNING r.id, r.state, r.attempts, r.lease_until, \
+       coalesce(r.claim = -txid_current(), false) AS marked \
+     ) \
+     SELECT m.id, m.marked, m.attempts, ",
+    effective!(),
+    "::int2 FROM m \
+     LEFT JOIN LATERAL (SELECT pg_notify($3, $4) WHERE m.marked) AS n ON true"
+);

@@ -10,17 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{cluster, unique_name, within};
+use support::{cluster, connect, unique_name, within};
 use tasks_recorder::{AsyncTasksRecorder, FailureKind, LaunchError, RevokeFailReason, TaskState};
 use tasks_recorder_postgres::{ErrorKind, PgRecorder};
-
-async fn connect<T: tasks_recorder_postgres::PgId>(url: &str, name: &str) -> PgRecorder<T> {
-    PgRecorder::<T>::builder()
-        .lease(Duration::from_secs(5))
-        .connect(url, name)
-        .await
-        .expect("connect")
-}
 
 /// Catches a recorder that breaks the in-memory rules: a second success, a refused launch
 /// that polls its future, a failed id that cannot run again, a revoke that does not free
@@ -300,7 +292,8 @@ async fn a_name_keeps_its_id_type_and_errors_say_what_failed() {
 }
 
 /// Catches a shared store whose rules drift from the in-memory recorder's: the same random
-/// operations applied to both end in the same states and attempt counts.
+/// operations (launches, revokes, removals, marks) applied to both end in the same states and
+/// attempt counts, and get the same answers.
 #[test]
 fn agrees_with_the_in_memory_recorder() {
     use proptest::prelude::*;
@@ -310,11 +303,13 @@ fn agrees_with_the_in_memory_recorder() {
         Launch(u8, bool),
         Revoke(u8, bool),
         RemoveFailed(u8),
+        Mark(u8, bool),
     }
     let op = prop_oneof![
         (0u8..4, any::<bool>()).prop_map(|(id, ok)| Op::Launch(id, ok)),
         (0u8..4, any::<bool>()).prop_map(|(id, ok)| Op::Revoke(id, ok)),
         (0u8..4).prop_map(Op::RemoveFailed),
+        (0u8..4, any::<bool>()).prop_map(|(id, bulk)| Op::Mark(id, bulk)),
     ];
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -355,6 +350,17 @@ fn agrees_with_the_in_memory_recorder() {
                     Op::RemoveFailed(id) => {
                         let id = u64::from(id);
                         assert_eq!(memory.remove_failed(&id), pg.remove_failed(&id).await.unwrap(), "{op:?}");
+                    }
+                    Op::Mark(id, false) => {
+                        let a = memory.mark_succeeded(id.into());
+                        let b = pg.mark_succeeded(id.into()).await.unwrap();
+                        assert_eq!(a, b, "{op:?}");
+                    }
+                    Op::Mark(id, true) => {
+                        let ids = [u64::from(id), u64::from(id)];
+                        let a = memory.mark_all_succeeded(ids);
+                        let b = pg.mark_all_succeeded(ids).await.unwrap();
+                        assert_eq!(a, b, "{op:?}");
                     }
                 }
                 for id in 0..4u64 {

@@ -167,6 +167,11 @@ pub struct Counters {
     /// Counter: failed records removed (by `remove_failed`, `clear_failed`, age, or the
     /// `max_failed` policy).
     pub removed_total: u64,
+    /// Counter: ids marked `Success` without running anything, by
+    /// [`mark_succeeded`](crate::AsyncTasksRecorder::mark_succeeded) or
+    /// [`mark_all_succeeded`](crate::AsyncTasksRecorder::mark_all_succeeded) (marks refused,
+    /// or of ids that had succeeded already, are not counted).
+    pub marked_succeeded_total: u64,
     /// Gauge: ids `Working` now.
     pub working_now: u64,
     /// Gauge: ids `Success` now (revoking ones included).

@@ -60,6 +60,11 @@
 //! - `revoke_task_block` of a `Success` id marks it as revoking (it still reads `Success` and
 //!   cannot be launched) and runs the revoke future: on `Ok` the id is `NotFound` again, on
 //!   `Err`, a panic or a drop it is `Success` again. A revoke of any other id is refused.
+//! - [`mark_succeeded`](AsyncTasksRecorder::mark_succeeded) makes a `NotFound` or `Failed` id
+//!   `Success` without running anything (work known to be done: found at startup, or
+//!   restored with [`mark_all_succeeded`](AsyncTasksRecorder::mark_all_succeeded) from what
+//!   [`successes`](AsyncTasksRecorder::successes) saved); it is refused while the id is
+//!   `Working` or being revoked.
 //!
 //! # Guarantees
 //!
@@ -192,6 +197,7 @@ mod retention;
 mod retry;
 mod revoke;
 mod running;
+mod seeding;
 mod state;
 #[doc(hidden)]
 pub mod store;
@@ -205,6 +211,7 @@ pub use default_recorder::default_recorder;
 pub use info::{Counters, Failure, FailureKind, TaskInfo, Transition};
 pub use recorder::AsyncTasksRecorder;
 pub use retry::Retry;
+pub use seeding::{MarkError, SeedReport};
 pub use state::{LaunchError, RevokeFailReason, TaskState};
 
 #[cfg(feature = "macros")]

@@ -64,6 +64,11 @@ where
     ///
     /// Same cost and consistency as [`for_each_in_state`](Self::for_each_in_state).
     pub async fn ids_in_state(&self, state: TaskState) -> Vec<T> {
+        self.ids_now(state)
+    }
+
+    /// [`ids_in_state`](Self::ids_in_state), synchronous: the one scan that copies ids out.
+    pub(crate) fn ids_now(&self, state: TaskState) -> Vec<T> {
         let mut ids = Vec::new();
         if state == TaskState::Failed {
             self.inner.failed.iter_sync(|id| {

@@ -23,6 +23,7 @@ where
     /// | `tasks_recorder_revoked_total` | counter | |
     /// | `tasks_recorder_fenced_total` | counter | |
     /// | `tasks_recorder_removed_total` | counter | |
+    /// | `tasks_recorder_marked_total` | counter | |
     /// | `tasks_recorder_tasks` | gauge | `state`: `working`, `success`, `failed` |
     ///
     /// Counters are set to their absolute values, so calling this often (say from a
@@ -57,6 +58,8 @@ where
             .absolute(c.revoked_total);
         counter!("tasks_recorder_removed_total", "recorder" => name.clone())
             .absolute(c.removed_total);
+        counter!("tasks_recorder_marked_total", "recorder" => name.clone())
+            .absolute(c.marked_succeeded_total);
         for (state, value) in [
             ("working", c.working_now),
             ("success", c.success_now),

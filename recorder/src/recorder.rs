@@ -2,7 +2,7 @@
 //! through, applying the [state machine](crate::transition): `claim` on launch and `settle`
 //! when it ends. The operations are in modules of their own: [`launch`](crate::launch),
 //! [`query`](crate::query), [`listing`](crate::listing), [`revoke`](crate::revoke),
-//! [`lifecycle`](crate::lifecycle), [`retention`](crate::retention).
+//! [`lifecycle`](crate::lifecycle), [`retention`](crate::retention), [`seeding`](crate::seeding).
 
 use std::fmt;
 use std::hash::Hash;

@@ -44,6 +44,10 @@ pub struct Tally {
     fenced: Counter,
     revoked: Counter,
     removed: Counter,
+    /// Ids marked `Success` without running.
+    marked: Counter,
+    /// Marks of a `Failed` id: each takes one id out of the failed gauge.
+    marked_failed: Counter,
 }
 
 /// An event to count.
@@ -68,6 +72,12 @@ pub enum Event {
     Revoked,
     /// A retrying attempt tried again.
     Retried,
+    /// An id was marked `Success` without running; `failed` if it was `Failed` (a lost
+    /// attempt included), else it was `NotFound`.
+    Marked {
+        /// The id was `Failed` before.
+        failed: bool,
+    },
     /// An end of an attempt or of a revoke that came too late (its lease ran out, or a newer
     /// attempt owns the record) and changed nothing.
     Fenced,
@@ -96,6 +106,12 @@ impl Tally {
             Event::Fenced => self.fenced.add(),
             Event::Revoked => self.revoked.add(),
             Event::Retried => self.retried.add(),
+            Event::Marked { failed } => {
+                self.marked.add();
+                if failed {
+                    self.marked_failed.add();
+                }
+            }
         }
     }
 
@@ -111,6 +127,7 @@ impl Tally {
         let revoked = self.revoked.get();
         let removed = self.removed.get();
         let succeeded = self.succeeded.get();
+        let marked = self.marked.get();
         let failed = self.failed.get();
         let panicked = self.panicked.get();
         let cancelled = self.cancelled.get();
@@ -118,6 +135,7 @@ impl Tally {
         let lost = self.lost.get();
         let timed_out = self.timed_out.get();
         let relaunched = self.relaunched.get();
+        let marked_failed = self.marked_failed.get();
         let launched = self.launched.get();
         let failures = failed + panicked + cancelled + dropped + lost + timed_out;
         Counters {
@@ -136,9 +154,10 @@ impl Tally {
             fenced_total: self.fenced.get(),
             revoked_total: revoked,
             removed_total: removed,
+            marked_succeeded_total: marked,
             working_now: launched.saturating_sub(succeeded + failures),
-            success_now: succeeded.saturating_sub(revoked),
-            failed_now: failures.saturating_sub(relaunched + removed),
+            success_now: (succeeded + marked).saturating_sub(revoked),
+            failed_now: failures.saturating_sub(relaunched + removed + marked_failed),
         }
     }
 }

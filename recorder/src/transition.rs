@@ -14,7 +14,12 @@
 //!                     Failed  ◀── Err, panic, cancelled, or dropped before it finished
 //!                        │
 //!                        └──── remove_failed (by hand, by age, max_failed) ──▶ NotFound
+//!
+//! NotFound, Failed ── mark_succeeded (nothing runs) ──▶ Success
 //! ```
+//!
+//! A mark is refused while the id is `Working` or `Revoking`, and finds a `Success` id as it
+//! is: it never ends a running attempt, so at most one success per id still holds.
 //!
 //! `Revoking` is reported as [`TaskState::Success`]: the task did succeed, and stays
 //! succeeded unless the revoke future returns `Ok`. A closed recorder refuses launches of
@@ -24,7 +29,8 @@
 //! leases, which an in-memory record never needs, since its process cannot outlive it:
 //!
 //! - a `Working` record whose lease ran out is `Failed` ([`FailureKind::Lost`]): it reads so,
-//!   and a launch treats it as any failed id (a new attempt, its number one higher);
+//!   and a launch treats it as any failed id (a new attempt, its number one higher), as does
+//!   a mark (it becomes `Success`);
 //! - a `Revoking` record whose lease ran out is `Success`: it reads so, and can be revoked
 //!   again.
 //!
@@ -38,7 +44,7 @@ use std::time::Instant;
 
 use crate::info::{Failure, FailureKind, TaskInfo};
 use crate::running::Running;
-use crate::TaskState;
+use crate::{MarkError, TaskState};
 
 /// The one authoritative record of a launched id. Ids without a record are `NotFound`.
 ///
@@ -245,6 +251,23 @@ pub(crate) fn end_revoke(current: &Record, revoked: bool) -> RevokeEnd {
     }
 }
 
+/// A mark of the id as succeeded, without running anything: a `NotFound` id (no record)
+/// becomes `Success` with no attempt, a `Failed` one `Success` with its attempts kept.
+///
+/// Returns the record to store, or why nothing changes: the id runs, is being revoked, or
+/// has succeeded already.
+pub(crate) fn mark_succeeded(current: Option<&Record>) -> Result<Record, MarkError> {
+    match current {
+        None => Ok(Record::Success { attempts: 0 }),
+        Some(Record::Failed { attempts, .. }) => Ok(Record::Success {
+            attempts: *attempts,
+        }),
+        Some(Record::Working { .. }) => Err(MarkError::AlreadyRunning),
+        Some(Record::Revoking { .. }) => Err(MarkError::Revoking),
+        Some(Record::Success { .. }) => Err(MarkError::AlreadySucceeded),
+    }
+}
+
 impl PartialEq for Record {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
@@ -351,6 +374,29 @@ mod tests {
         assert_eq!(
             end_revoke(&Record::Success { attempts: 4 }, true),
             RevokeEnd::Keep
+        );
+    }
+
+    /// Catches a mark that ends a running attempt (two successes for one id), lets a revoke
+    /// half way be forgotten, or loses the attempts of a failed id.
+    #[test]
+    fn mark_only_settles_ids_that_do_not_run() {
+        assert_eq!(mark_succeeded(None), Ok(Record::Success { attempts: 0 }));
+        assert_eq!(
+            mark_succeeded(Some(&failed(3, FailureKind::Lost))),
+            Ok(Record::Success { attempts: 3 })
+        );
+        assert_eq!(
+            mark_succeeded(Some(&working(1))),
+            Err(MarkError::AlreadyRunning)
+        );
+        assert_eq!(
+            mark_succeeded(Some(&Record::Revoking { attempts: 1 })),
+            Err(MarkError::Revoking)
+        );
+        assert_eq!(
+            mark_succeeded(Some(&Record::Success { attempts: 1 })),
+            Err(MarkError::AlreadySucceeded)
         );
     }
 }

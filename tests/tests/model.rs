@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use support::{poll_once, poll_times, within, Polled, TASK_PANIC};
-use tasks_recorder::{AsyncTasksRecorder, LaunchError, RevokeFailReason, TaskState};
+use tasks_recorder::{AsyncTasksRecorder, LaunchError, MarkError, RevokeFailReason, TaskState};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -88,6 +88,11 @@ enum Op {
     },
     /// `shutdown_with_grace(0)`: cancels every hanging task.
     ShutdownWithGrace,
+    /// `mark_succeeded`, or `mark_all_succeeded` of the one id with `bulk`.
+    Mark {
+        id: u64,
+        bulk: bool,
+    },
 }
 
 /// The reference model's state of one id.
@@ -193,6 +198,16 @@ impl Model {
             M::Success => Ok(()),
             M::Revoking => Err(Revoked::Revoking),
             _ => Err(Revoked::NotSuccess),
+        }
+    }
+
+    /// A mark: `NotFound` and `Failed` become `Success`, whether closed or not.
+    fn mark(&self, id: u64) -> Result<(), MarkError> {
+        match self.get(id) {
+            M::Working => Err(MarkError::AlreadyRunning),
+            M::Revoking => Err(MarkError::Revoking),
+            M::Success => Err(MarkError::AlreadySucceeded),
+            M::Failed | M::NotFound => Ok(()),
         }
     }
 
@@ -568,6 +583,24 @@ impl Harness {
                     self.check("wait", end, self.model.get(id).view());
                 }
             }
+            Op::Mark { id, bulk } => {
+                let expected = self.model.mark(id);
+                let got = if bulk {
+                    let report = rec.mark_all_succeeded([id]);
+                    match (report.marked, report.already_succeeded, &report.refused[..]) {
+                        (1, 0, []) => Ok(()),
+                        (0, 1, []) => Err(MarkError::AlreadySucceeded),
+                        (0, 0, [(refused, why)]) if *refused == id => Err(*why),
+                        _ => self.fail(format!("a report of one id: {report:?}")),
+                    }
+                } else {
+                    rec.mark_succeeded(id)
+                };
+                self.check("mark", got, expected);
+                if expected.is_ok() {
+                    self.model.set(id, M::Success);
+                }
+            }
             Op::Close => {
                 self.check("close", rec.close(), !self.model.closed);
                 self.model.closed = true;
@@ -724,6 +757,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Close),
         1 => any::<bool>().prop_map(|ok| Op::Shutdown { ok }),
         1 => Just(Op::ShutdownWithGrace),
+        2 => (id(), any::<bool>()).prop_map(|(id, bulk)| Op::Mark { id, bulk }),
     ]
 }
 
@@ -749,7 +783,8 @@ proptest! {
     /// `Working`, a refused or dropped revoke leaving the id revoking, a revoke allowed to run
     /// twice, a cancel or `shutdown_with_grace` that does not end the task as `Failed`, a
     /// `shutdown` returning while a task runs, a closed recorder starting work, and listings,
-    /// counts or `running()` that disagree with the states.
+    /// counts or `running()` that disagree with the states, and a mark that overwrites a
+    /// running or revoking id (or refuses a `NotFound` or `Failed` one).
     #[test]
     fn recorder_follows_the_model(ops in prop::collection::vec(op(), 1..40)) {
         run_sequence(&ops);

@@ -363,7 +363,8 @@ async fn max_failed_bounds_failed_records() {
     assert_eq!(recorder.count_in_state(TaskState::Success).await, 100);
 }
 
-/// Catches counters published under the wrong names or labels (the `metrics` feature).
+/// Catches counters published under the wrong names or labels (the `metrics` feature), a
+/// mark left out of the metrics, or a marked id missing from the success gauge.
 #[cfg(feature = "metrics")]
 #[tokio::test(flavor = "current_thread")]
 async fn metrics_are_published_with_the_recorder_name() {
@@ -372,6 +373,7 @@ async fn metrics_are_published_with_the_recorder_name() {
     let recorder: AsyncTasksRecorder<u64> = AsyncTasksRecorder::builder().name("uploads").build();
     accepted(recorder.launch_block(1, async { Ok::<_, ()>(()) }).await);
     accepted(recorder.launch_block(2, async { Err::<(), _>(()) }).await);
+    recorder.mark_succeeded(3).expect("a new id is marked");
     let debugging = DebuggingRecorder::new();
     let snapshotter = debugging.snapshotter();
     metrics::with_local_recorder(&debugging, || recorder.publish_metrics());
@@ -409,7 +411,11 @@ async fn metrics_are_published_with_the_recorder_name() {
         DebugValue::Counter(1)
     ));
     assert!(matches!(
+        find("tasks_recorder_marked_total", None),
+        DebugValue::Counter(1)
+    ));
+    assert!(matches!(
         find("tasks_recorder_tasks", Some(("state", "success"))),
-        DebugValue::Gauge(g) if g.into_inner() == 1.0
+        DebugValue::Gauge(g) if g.into_inner() == 2.0
     ));
 }

@@ -1,5 +1,6 @@
 //! Shared by the PostgreSQL tests: one throwaway cluster per test binary while tests use it
-//! (or the server of `DATABASE_URL`), unique recorder names, and a failure detector.
+//! (or the server of `DATABASE_URL`), unique recorder names, connecting a recorder, and a
+//! failure detector.
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -21,6 +22,18 @@ pub fn cluster() -> Arc<PgCluster> {
     let cluster = Arc::new(PgCluster::from_env_or_start().unwrap_or_else(|e| panic!("{e}")));
     *shared = Arc::downgrade(&cluster);
     cluster
+}
+
+/// A recorder `name` on the database at `url`, with a lease of 5 s.
+pub async fn connect<T: tasks_recorder_postgres::PgId>(
+    url: &str,
+    name: &str,
+) -> tasks_recorder_postgres::PgRecorder<T> {
+    tasks_recorder_postgres::PgRecorder::<T>::builder()
+        .lease(Duration::from_secs(5))
+        .connect(url, name)
+        .await
+        .expect("connect")
 }
 
 /// A recorder name no other test of any run uses.
