@@ -47,7 +47,12 @@ fn quick_postgres_report_runs_every_scenario_and_competitor() {
         let claims: u64 = wire
             .counts
             .iter()
-            .filter(|(label, _)| label.as_str() == "recorder CLAIM (batch)")
+            .filter(|(label, _)| {
+                matches!(
+                    label.as_str(),
+                    "recorder CLAIM (batch)" | "recorder CLAIM_ONE"
+                )
+            })
             .map(|(_, t)| t.count)
             .sum();
         assert!(
