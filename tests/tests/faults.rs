@@ -1,6 +1,6 @@
 //! Fault injection: every public future of the recorder (`launch`, `try_launch`,
-//! `launch_block`, `try_launch_block`, `revoke_task_block`, `wait`, `shutdown`,
-//! `shutdown_with_grace`) is polled by hand with a no-op waker `k` times, for every `k` from 0
+//! `launch_with_timeout`, `launch_retrying`, `launch_block`, `try_launch_block`,
+//! `revoke_task_block`, `wait`, `shutdown`, `shutdown_with_grace`) is polled by hand with a no-op waker `k` times, for every `k` from 0
 //! to past its completion, and then dropped; the tasks inside yield, then succeed, fail or
 //! panic, and are cancelled at every point too; a whole runtime is dropped with work in
 //! flight. After each fault: no id is left `Working`, no id is left revoking (a later revoke
@@ -18,7 +18,9 @@ use std::pin::pin;
 use std::time::Duration;
 
 use support::{assert_settled_and_revocable, poll_times, within, Polled, TASK_PANIC};
-use tasks_recorder::{AsyncTasksRecorder, LaunchError, RevokeFailReason, TaskState};
+use tasks_recorder::{
+    current_attempt, AsyncTasksRecorder, LaunchError, Retry, RevokeFailReason, TaskState,
+};
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::oneshot;
 
@@ -54,6 +56,9 @@ on_both_runtimes!(
     revoke_dropped_after_each_poll,
     wait_dropped_after_each_poll,
     shutdown_dropped_after_each_poll,
+    new_launch_forms_dropped_after_each_poll,
+    retrying_tasks_cancelled_at_each_point,
+    watching_tasks_cancelled_at_each_point,
 );
 
 /// How a task ends after its yields.
@@ -179,6 +184,135 @@ async fn spawned_tasks_cancelled_at_each_point() {
                 );
             }
             assert_eq!(within("waiter", waiter).await.expect("waiter"), state);
+            assert_settled_and_revocable(&recorder, [1]).await;
+        }
+    }
+}
+
+/// A maker of tries for `launch_retrying`: each try yields like [`task`]; the first two fail,
+/// the third ends with `end`.
+fn tries(
+    end: End,
+) -> impl FnMut() -> std::pin::Pin<Box<dyn Future<Output = Result<(), ()>> + Send>> + Send + 'static
+{
+    let mut n = 0;
+    move || {
+        n += 1;
+        let this = if n < 3 { End::Err } else { end };
+        Box::pin(task(this))
+    }
+}
+
+/// Catches a `launch_with_timeout` or `launch_retrying` future that, dropped before or after
+/// its poll, leaves the id half launched, or launches anything when dropped unpolled.
+async fn new_launch_forms_dropped_after_each_poll() {
+    for end in ENDS {
+        for retrying in [false, true] {
+            for k in 0..3 {
+                let recorder = AsyncTasksRecorder::<u64>::new();
+                let (polled, accepted) = if retrying {
+                    let policy = Retry::new(3).backoff(Duration::from_millis(1));
+                    let fut = pin!(recorder.launch_retrying(1, policy, tries(end)));
+                    let (polled, out) = poll_times(fut, k).await;
+                    (polled, out.map(|r| r.is_ok()))
+                } else {
+                    let fut =
+                        pin!(recorder.launch_with_timeout(1, Duration::from_secs(3600), task(end)));
+                    let (polled, out) = poll_times(fut, k).await;
+                    (polled, out.map(|r| r.is_ok()))
+                };
+                let what = format!("{end:?} retrying={retrying} k={k}");
+                if k == 0 {
+                    assert_eq!(polled, Polled::Pending, "{what}");
+                    assert_eq!(recorder.query_task_state(&1).await, TaskState::NotFound);
+                } else {
+                    assert_eq!(polled, Polled::Ready(1), "{what}: launch completes at once");
+                    assert_eq!(accepted, Some(true), "{what}");
+                    assert_eq!(
+                        within("wait", recorder.wait(&1)).await,
+                        end.state(),
+                        "{what}"
+                    );
+                }
+                assert_settled_and_revocable(&recorder, [1]).await;
+            }
+        }
+    }
+}
+
+/// Catches a retrying attempt whose cancellation at some point (in a try, between tries, in
+/// a backoff) leaves the id `Working`, runs another try, hides a success, or hangs its
+/// waiter.
+async fn retrying_tasks_cancelled_at_each_point() {
+    for end in ENDS {
+        for yields_before_cancel in 0..3 * (YIELDS + 2) {
+            let recorder = AsyncTasksRecorder::<u64>::new();
+            let policy = Retry::new(3).backoff(Duration::ZERO);
+            assert!(recorder
+                .launch_retrying(1, policy, tries(end))
+                .await
+                .is_ok());
+            let waiter = tokio::spawn({
+                let recorder = recorder.clone();
+                async move { recorder.wait(&1).await }
+            });
+            for _ in 0..yields_before_cancel {
+                tokio::task::yield_now().await;
+            }
+            let cancelled = recorder.cancel(&1);
+            let state = within("wait", recorder.wait(&1)).await;
+            let what = format!("{end:?} cancelled after {yields_before_cancel} yields");
+            if !cancelled {
+                assert_eq!(state, end.state(), "{what}: finished first");
+            } else if is_current_thread() {
+                assert_eq!(state, TaskState::Failed, "{what}");
+            } else {
+                assert!(
+                    state == TaskState::Failed || state == end.state(),
+                    "{what}: {state}"
+                );
+            }
+            assert_eq!(within("waiter", waiter).await.expect("waiter"), state);
+            assert_settled_and_revocable(&recorder, [1]).await;
+        }
+    }
+}
+
+/// Catches a task that watches its cancellation signal and whose graceful cancellation at
+/// some point leaves the id `Working`, hides a success, or hangs its waiter: the task takes
+/// its signal, then yields, ends with `end` if not told, and returns `Err` when told.
+async fn watching_tasks_cancelled_at_each_point() {
+    for end in ENDS {
+        for yields_before_cancel in 0..YIELDS + 3 {
+            let recorder = AsyncTasksRecorder::<u64>::builder()
+                .cancel_grace(Duration::from_millis(5))
+                .build();
+            let watching = async move {
+                let stop = current_attempt().expect("inside a task").token();
+                for _ in 0..YIELDS {
+                    if stop.is_cancelled() {
+                        return Err(());
+                    }
+                    tokio::task::yield_now().await;
+                }
+                end.result()
+            };
+            assert!(recorder.launch(1, watching).await.is_ok());
+            for _ in 0..yields_before_cancel {
+                tokio::task::yield_now().await;
+            }
+            let cancelled = recorder.cancel(&1);
+            let state = within("wait", recorder.wait(&1)).await;
+            let what = format!("{end:?} cancelled after {yields_before_cancel} yields");
+            if !cancelled {
+                assert_eq!(state, end.state(), "{what}: finished first");
+            } else {
+                // Told, it returns `Err`; or it had already reached its end.
+                assert!(
+                    state == TaskState::Failed || state == end.state(),
+                    "{what}: {state}"
+                );
+            }
             assert_settled_and_revocable(&recorder, [1]).await;
         }
     }

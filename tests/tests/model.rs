@@ -24,7 +24,9 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use support::{poll_once, poll_times, within, Polled, TASK_PANIC};
-use tasks_recorder::{AsyncTasksRecorder, LaunchError, MarkError, RevokeFailReason, TaskState};
+use tasks_recorder::{
+    AsyncTasksRecorder, LaunchError, MarkError, Retry, RevokeFailReason, TaskState,
+};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -49,6 +51,9 @@ enum Behavior {
 enum Op {
     Launch(u64, Behavior),
     TryLaunch(u64, Behavior),
+    /// `launch_retrying`: a first try that fails, then a second that behaves as given (a
+    /// hanging behavior is taken as `Succeed`).
+    LaunchRetrying(u64, Behavior),
     /// `launch_block` (or `try_launch_block`), run in a spawned task so a hanging one can be
     /// left running.
     LaunchBlock {
@@ -423,6 +428,30 @@ impl Harness {
                     (Err(refusal), Ok(())) => self.fail(format!("accepted, not {refusal:?}")),
                 }
             }
+            Op::LaunchRetrying(id, behavior) => {
+                let behavior = match behavior {
+                    Behavior::Hang => Behavior::Succeed,
+                    other => other,
+                };
+                let expected = self.model.launch(id);
+                let mut tries = 0;
+                let make = move || {
+                    tries += 1;
+                    let behavior = if tries == 1 { Behavior::Fail } else { behavior };
+                    make_task(behavior).0
+                };
+                let policy = Retry::new(2).backoff(Duration::ZERO);
+                match (expected, rec.launch_retrying(id, policy, make).await) {
+                    (Ok(()), Ok(())) => self.launched(id, behavior, None).await,
+                    (Err(refusal), Err(error)) => {
+                        if !refusal.matches(&error) {
+                            self.fail(format!("refused with {error:?}, not {refusal:?}"));
+                        }
+                    }
+                    (Ok(()), Err(error)) => self.fail(format!("refused with {error:?}")),
+                    (Err(refusal), Ok(())) => self.fail(format!("accepted, not {refusal:?}")),
+                }
+            }
             Op::LaunchBlock { id, behavior, try_ } => self.launch_block(id, behavior, try_).await,
             Op::DropLaunchBlock(id) => {
                 let expected = self.model.launch(id);
@@ -741,6 +770,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (id(), behavior()).prop_map(|(id, b)| Op::Launch(id, b)),
         2 => (id(), behavior()).prop_map(|(id, b)| Op::TryLaunch(id, b)),
+        2 => (id(), behavior()).prop_map(|(id, b)| Op::LaunchRetrying(id, b)),
         3 => (id(), behavior(), any::<bool>()).prop_map(|(id, behavior, try_)| {
             Op::LaunchBlock { id, behavior, try_ }
         }),
