@@ -134,14 +134,35 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
         .timeout
         .as_ref()
         .map(|timeout| quote_spanned!(timeout.span()=> .timeout(#timeout)));
-    let launch_call = quote_spanned! {name_span=>
-        let #launched_local = #private::launch(
-            #recorder_local,
-            #id_local,
-            #task_local,
-            #private::Launch::spawned() #blocks #keeps_text #times_out,
-        )
-        .await;
+    let launch_call = match &args.retry {
+        None => quote_spanned! {name_span=>
+            let #launched_local = #private::launch(
+                #recorder_local,
+                #id_local,
+                #task_local,
+                #private::Launch::spawned() #blocks #keeps_text #times_out,
+            )
+            .await;
+        },
+        Some(policy) => {
+            // Spanned at the user's expression: a value that is not a `Retry` of the body's
+            // error type is reported there; with `error_text`, the policy keeps the text.
+            let policy_span = policy.span();
+            let policy = match args.error_text {
+                Some(_) => quote_spanned!(policy_span=> (#policy).keep_error_text()),
+                None => quote_spanned!(policy_span=> #policy),
+            };
+            quote_spanned! {name_span=>
+                let #launched_local = #private::launch_retrying(
+                    #recorder_local,
+                    #id_local,
+                    #task_local,
+                    #private::Launch::spawned() #times_out,
+                    #policy,
+                )
+                .await;
+            }
+        }
     };
 
     // What the wrapper returns: without `recorder_error`, the refusal only, which checks
@@ -175,11 +196,39 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
 
     // The task is spanned at the body, which its errors (e.g. not `Send`) are about.
     let body_span = block.brace_token.span.join();
-    let task = quote_spanned! {body_span=>
-        let #task_local = async move {
-            let #ret_local: #ret = #block;
-            #into_result
-        };
+    let task = match &args.retry {
+        None => quote_spanned! {body_span=>
+            let #task_local = async move {
+                let #ret_local: #ret = #block;
+                #into_result
+            };
+        },
+        // With `retry`, a maker of one future per try: each try gets its own clone of every
+        // argument (`validate::retryable` checked that each is a plain name), so an argument
+        // that is not `Clone` is reported at its name.
+        Some(_) => {
+            let clones = sig.inputs.iter().filter_map(|input| match input {
+                syn::FnArg::Typed(typed) => match &*typed.pat {
+                    syn::Pat::Ident(pat) => {
+                        let (ident, mutability) = (&pat.ident, &pat.mutability);
+                        Some(quote_spanned! {ident.span()=>
+                            let #mutability #ident = ::core::clone::Clone::clone(&#ident);
+                        })
+                    }
+                    _ => None,
+                },
+                syn::FnArg::Receiver(_) => None,
+            });
+            quote_spanned! {body_span=>
+                let #task_local = move || {
+                    #(#clones)*
+                    async move {
+                        let #ret_local: #ret = #block;
+                        #into_result
+                    }
+                };
+            }
+        }
     };
 
     // Inner attributes (`#![allow(..)]` at the top of the body) stay at the top of the body.

@@ -45,6 +45,11 @@ pub fn recorded_task(args: TokenStream, item: TokenStream) -> TokenStream {
     if let Err(error) = validate::validate(&function, args.id.is_none()) {
         return with_errors(item, error);
     }
+    if args.retry.is_some() {
+        if let Err(error) = validate::retryable(&function, args.block) {
+            return with_errors(item, error);
+        }
+    }
     // `#[instrument]` below this attribute goes above it, so that it instruments the body
     // (the task) rather than the wrapper: this attribute then expands again, after it.
     if let Some(reordered) = expand::below_instrument(args_tokens, &args, &function) {

@@ -1,5 +1,5 @@
 //! Stage 1: parse the attribute's arguments (`id = <expr>, recorder = <expr>, block,
-//! error_text, timeout = <expr>, recorder_error = <type>, crate = "path"`) into [`Args`], and the annotated item
+//! error_text, timeout = <expr>, retry = <expr>, recorder_error = <type>, crate = "path"`) into [`Args`], and the annotated item
 //! into a function ([`function`]).
 //!
 //! Every key is read the same way (a name, then an optional `= <expr>`, or `= <type>` for
@@ -17,7 +17,8 @@ use syn::{Expr, Ident, ItemFn, Lit, Path, Token, Type};
 
 /// The keys the attribute accepts, as shown in error messages.
 pub const VALID_KEYS: &str = "`id = <expr>`, `recorder = <expr>`, `block`, `error_text`, \
-                              `timeout = <Duration>`, `recorder_error = <type>`, \
+                              `timeout = <Duration>`, `retry = <Retry>`, \
+                              `recorder_error = <type>`, \
                               `crate = \"path\"`";
 
 /// The checked arguments of one `#[recorded_task(...)]`.
@@ -33,6 +34,9 @@ pub struct Args {
     pub error_text: Option<Span>,
     /// `timeout = <expr>`: the attempt's own timeout, a `std::time::Duration`.
     pub timeout: Option<Expr>,
+    /// `retry = <expr>`: a `tasks_recorder::Retry` policy; the function runs again for each
+    /// try.
+    pub retry: Option<Expr>,
     /// `recorder_error = <type>`: the type the wrapper returns a failed launch as.
     pub recorder_error: Option<Type>,
     /// `crate = "path"`: the path to the runtime crate, spanned at the string literal.
@@ -86,6 +90,7 @@ enum Key {
     Block,
     ErrorText,
     Timeout,
+    Retry,
     RecorderError,
     Crate,
 }
@@ -98,6 +103,7 @@ impl Key {
             "block" => Some(Key::Block),
             "error_text" => Some(Key::ErrorText),
             "timeout" => Some(Key::Timeout),
+            "retry" => Some(Key::Retry),
             "recorder_error" => Some(Key::RecorderError),
             "crate" => Some(Key::Crate),
             _ => None,
@@ -128,6 +134,7 @@ impl Args {
             block: None,
             error_text: None,
             timeout: None,
+            retry: None,
             recorder_error: None,
             krate: None,
         };
@@ -169,7 +176,12 @@ impl Args {
                     ),
                 ),
                 (
-                    Key::Id | Key::Recorder | Key::Timeout | Key::RecorderError | Key::Crate,
+                    Key::Id
+                    | Key::Recorder
+                    | Key::Timeout
+                    | Key::Retry
+                    | Key::RecorderError
+                    | Key::Crate,
                     None,
                 ) => push(
                     &mut errors,
@@ -184,6 +196,9 @@ impl Args {
                                                  function returns a failed launch as, e.g. \
                                                  `recorder_error = tasks_recorder_postgres::Error`"
                                 .to_string(),
+                            "retry" => "`retry` needs a value: a `tasks_recorder::Retry` \
+                                        policy, e.g. `retry = Retry::new(3)`"
+                                .to_string(),
                             "timeout" => "`timeout` needs a value: a `std::time::Duration`, \
                                           e.g. `timeout = Duration::from_secs(30)`"
                                 .to_string(),
@@ -194,6 +209,7 @@ impl Args {
                 (Key::Id, Some(Value::Expr(value))) => args.id = Some(value),
                 (Key::Recorder, Some(Value::Expr(value))) => args.recorder = Some(value),
                 (Key::Timeout, Some(Value::Expr(value))) => args.timeout = Some(value),
+                (Key::Retry, Some(Value::Expr(value))) => args.retry = Some(value),
                 (Key::RecorderError, Some(Value::Type(ty))) => match impl_trait_in(&ty) {
                     Some(impl_trait) => push(
                         &mut errors,
@@ -211,12 +227,13 @@ impl Args {
                     Err(error) => push(&mut errors, error),
                 },
                 // `Entry::parse` reads a type exactly for `recorder_error`.
-                (Key::Id | Key::Recorder | Key::Timeout | Key::Crate, Some(Value::Type(ty))) => {
-                    push(
-                        &mut errors,
-                        syn::Error::new(ty.span(), format!("`{name}` takes an expression")),
-                    )
-                }
+                (
+                    Key::Id | Key::Recorder | Key::Timeout | Key::Retry | Key::Crate,
+                    Some(Value::Type(ty)),
+                ) => push(
+                    &mut errors,
+                    syn::Error::new(ty.span(), format!("`{name}` takes an expression")),
+                ),
                 (Key::RecorderError, Some(Value::Expr(value))) => push(
                     &mut errors,
                     syn::Error::new(value.span(), "`recorder_error` takes a type"),

@@ -361,3 +361,40 @@ impl Visit<'_> for Borrows {
         self.higher_ranked.truncate(before);
     }
 }
+
+/// With `retry`, the function runs again for each try, on clones of its arguments: each
+/// argument must be a plain name (`x: T` or `mut x: T`), and `block` is not supported (a
+/// retrying task is spawned).
+pub fn retryable(function: &ItemFn, block: Option<proc_macro2::Span>) -> syn::Result<()> {
+    let mut errors: Vec<syn::Error> = Vec::new();
+    if let Some(block) = block {
+        errors.push(syn::Error::new(
+            block,
+            "`retry` does not go with `block`: a retrying task is spawned; drop `block`, and \
+             `wait` for the id to see its end",
+        ));
+    }
+    for input in &function.sig.inputs {
+        if let FnArg::Typed(typed) = input {
+            if !matches!(&*typed.pat, syn::Pat::Ident(pat) if pat.subpat.is_none() && pat.by_ref.is_none())
+            {
+                errors.push(syn::Error::new_spanned(
+                    &typed.pat,
+                    "with `retry`, the function runs again for each try on clones of its \
+                     arguments: give this argument a plain name (`name: Type`) and destructure \
+                     it in the body",
+                ));
+            }
+        }
+    }
+    let mut errors = errors.into_iter();
+    match errors.next() {
+        None => Ok(()),
+        Some(mut first) => {
+            for more in errors {
+                first.combine(more);
+            }
+            Err(first)
+        }
+    }
+}

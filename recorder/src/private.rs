@@ -354,6 +354,79 @@ where
     recorder.recorded_launch(id, task, launch)
 }
 
+/// A recorder that `#[recorded_task(retry = ...)]` launches through: one whose store counts
+/// the tries of a retrying attempt, the in-memory [`AsyncTasksRecorder<T>`].
+#[diagnostic::on_unimplemented(
+    message = "`retry` of `#[recorded_task]` needs an in-memory `AsyncTasksRecorder`, but the recorder is `{Self}`",
+    label = "does not retry",
+    note = "the PostgreSQL recorder does not retry yet: launch again after a failure, or drop `retry`"
+)]
+pub trait RetryingRecorder: TaskRecorder {
+    /// Launches `make`'s futures under `id` as one retrying attempt, spawned, with `policy`;
+    /// `launch` gives the timeout.
+    fn recorded_launch_retrying<M, Fut, R, E>(
+        self,
+        id: Self::Id,
+        make: M,
+        launch: Launch<E>,
+        policy: crate::Retry<E>,
+    ) -> impl Future<Output = Launched<Self::Error>> + Send
+    where
+        M: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static;
+}
+
+impl<T> RetryingRecorder for AsyncTasksRecorder<T>
+where
+    T: Eq + Hash + Clone + Send + Sync + 'static,
+{
+    /// As `launch_retrying`, with the launch's timeout.
+    #[inline]
+    async fn recorded_launch_retrying<M, Fut, R, E>(
+        self,
+        id: T,
+        make: M,
+        launch: Launch<E>,
+        policy: crate::Retry<E>,
+    ) -> Launched<Infallible>
+    where
+        M: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        let launched = self
+            .claim(id, make, crate::running::Running::spawned)
+            .map(|mut claimed| {
+                claimed.timeout = launch.timeout;
+                let describe = policy.describe();
+                claimed.spawn_retrying(policy, describe);
+            });
+        Ok(refused_state(launched.map_err(compatible_refusal)))
+    }
+}
+
+/// `recorder.recorded_launch_retrying(id, make, launch, policy)`: the `retry` form.
+#[inline]
+pub fn launch_retrying<Rec, M, Fut, R, E>(
+    recorder: Rec,
+    id: Rec::Id,
+    make: M,
+    launch: Launch<E>,
+    policy: crate::Retry<E>,
+) -> impl Future<Output = Launched<Rec::Error>> + Send
+where
+    Rec: RetryingRecorder,
+    M: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    R: Send + 'static,
+    E: Send + 'static,
+{
+    recorder.recorded_launch_retrying(id, make, launch, policy)
+}
+
 /// `value`, through a call: the expansion wraps a generated local in it, spanned from the first
 /// to the last of the user's tokens that a check of it is about, so that rustc reports the
 /// check there (a generated local alone would make it point at the whole attribute).

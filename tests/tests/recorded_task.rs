@@ -130,7 +130,56 @@ on_both_runtimes!(
     block_waits_for_the_task,
     launch_without_block_returns_before_the_task_ends,
     timeout_key_times_the_body_out_and_the_body_sees_its_attempt,
+    retry_key_runs_the_body_again_on_clones_of_its_arguments,
 );
+
+/// Fails until its `tries` counter reaches `succeed_on`, counting each try.
+#[recorded_task(
+    id = name.clone(),
+    recorder = jobs,
+    retry = tasks_recorder::Retry::new(5).backoff(std::time::Duration::from_millis(1)),
+    error_text
+)]
+async fn flaky(
+    jobs: Jobs,
+    name: String,
+    tries: Arc<AtomicUsize>,
+    succeed_on: usize,
+) -> Result<(), String> {
+    let this_try = tries.fetch_add(1, Ordering::SeqCst) + 1;
+    if this_try < succeed_on {
+        return Err(format!("{name}: try {this_try} failed"));
+    }
+    Ok(())
+}
+
+/// Catches a `retry` key that does not run the body again, runs it with moved-out
+/// arguments, records a success per try, or loses the last error's text.
+async fn retry_key_runs_the_body_again_on_clones_of_its_arguments() {
+    let jobs = Jobs::new();
+    let tries = Arc::new(AtomicUsize::new(0));
+    flaky(jobs.clone(), "r".to_string(), Arc::clone(&tries), 3)
+        .await
+        .expect("launched");
+    assert_eq!(settled(&jobs, "r").await, TaskState::Success);
+    assert_eq!(tries.load(Ordering::SeqCst), 3);
+    assert_eq!(jobs.task_info("r").await.map(|info| info.attempts), Some(3));
+    let tries = Arc::new(AtomicUsize::new(0));
+    flaky(
+        jobs.clone(),
+        "never".to_string(),
+        Arc::clone(&tries),
+        usize::MAX,
+    )
+    .await
+    .expect("launched");
+    assert_eq!(settled(&jobs, "never").await, TaskState::Failed);
+    let failure = jobs.task_info("never").await.and_then(|info| info.failure);
+    assert_eq!(
+        failure.and_then(|f| f.message).as_deref(),
+        Some("never: try 5 failed")
+    );
+}
 
 /// A body that never ends unless told to stop, under a timeout: it reports what it sees of
 /// its attempt, then waits for its signal.
