@@ -211,7 +211,10 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
                 syn::FnArg::Typed(typed) => match &*typed.pat {
                     syn::Pat::Ident(pat) => {
                         let (ident, mutability) = (&pat.ident, &pat.mutability);
+                        // An argument the body does not use (one used only by `id` or
+                        // `recorder`) must not warn.
                         Some(quote_spanned! {ident.span()=>
+                            #[allow(unused_variables, unused_mut)]
                             let #mutability #ident = ::core::clone::Clone::clone(&#ident);
                         })
                     }
