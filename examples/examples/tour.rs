@@ -1,41 +1,67 @@
 //! A tour of tasks-recorder under a realistic mixed workload, checked as it runs.
 //!
 //! What it shows: 50,000 jobs (by default) launched by 512 concurrent clients into one
-//! recorder with a concurrency limit of 256 (from the builder). Each job does a tiny bit of
-//! work (a `yield` or a `tokio::time::sleep` of 0 to 2 ms) and then succeeds, returns an
-//! error, panics, or hangs until its client cancels it. Clients also send duplicate
-//! launches (refused while the job runs, or once it succeeded), `wait` for the outcome,
-//! retry failures up to 4 attempts, and revoke some successes (relaunching half of those). At the end, 64 hanging
-//! jobs are left for `shutdown_with_grace` to cancel, and one launch after the shutdown is
-//! refused as closed. A live progress bar (on a terminal only) shows the states; the tour
-//! ends with a table of states, counters and throughput.
+//! recorder with a concurrency limit of 256 (from the builder). Each try of a job does a tiny
+//! bit of work (a `yield` or a `tokio::time::sleep` of 0 to 2 ms) and then succeeds, returns
+//! an error (now and then a permanent one), panics, or (first tries only) hangs.
+//!
+//! Each client gives its id at most 4 tries, drawn up front:
+//! - It launches them with [`launch_retrying`] and a [`Retry`] policy (a backoff of 1 ms,
+//!   doubling up to 4 ms, half of it jitter; permanent errors are not retried; the error's
+//!   text is kept). The recorder tries again after an error, keeps the id `Working` in
+//!   between, and records the last error if every try fails.
+//! - A panic is not retried by the policy: it ends the attempt `Failed` (`Panicked`). The
+//!   client then relaunches the id with the tries it has left, which it reads from
+//!   `task_info(..).attempts` (every try counts there).
+//! - A first try that hangs is launched on its own: most with [`launch_with_timeout`] (10 ms),
+//!   so it ends `Failed` with [`FailureKind::TimedOut`]; one in four without a timeout, and its
+//!   client [`cancel`]s it. The client then relaunches the id with its other 3 tries.
+//!   (Retrying launches get no timeout of their own: a [`Builder::timeout`] would cover all
+//!   their tries and backoffs together, and the tour sets none.)
+//!
+//! Clients also send duplicate launches (refused while the job runs, or once it succeeded),
+//! `wait` for the outcome, and revoke some successes (relaunching half of those). At the end,
+//! 64 hanging jobs are left for `shutdown_with_grace` to cancel, and one launch after the
+//! shutdown is refused as closed. A live progress bar (on a terminal only) shows the states;
+//! the tour ends with a table of states, counters and throughput.
 //!
 //! It then checks the invariants and exits with status 1 if any is broken:
 //! - no id ever succeeded twice without a revoke in between (counted with atomics inside the
 //!   jobs);
 //! - after the shutdown, no id is `Working` and no task runs;
-//! - every id is in the state its client expects, and the recorder's counters agree with
-//!   the records and with what the clients and jobs counted themselves.
+//! - every id is in the state its client expects, learned from `wait` (a failed id with all
+//!   its tries used, or a permanent error);
+//! - the recorder's counters agree with the records and with what the clients and jobs
+//!   counted themselves: `launched` counts attempts (a retrying launch is one attempt),
+//!   `retried` the tries after the first of each attempt (so every error of a job was either
+//!   retried or recorded as the failure), `timed out` the hanging tries given a timeout, and
+//!   `cancelled` the clients' cancels plus the shutdown's.
 //!
 //! The jobs' deliberate panics are kept off stderr by a panic hook; any other panic is
 //! printed as usual. Randomness comes from `fastrand` with a fixed seed: each id's plan is
-//! the same on every run (only the interleaving differs).
+//! the same on every run (only the interleaving, and the backoffs' jitter, differ).
 //!
 //! ```text
 //! cargo run --release --example tour                  # 50,000 jobs
 //! cargo run --release --example tour -- --quick       # 2,000 jobs, a second or two
 //! cargo run --release --example tour -- --jobs 200000 --seed 7
 //! ```
+//!
+//! [`launch_retrying`]: AsyncTasksRecorder::launch_retrying
+//! [`launch_with_timeout`]: AsyncTasksRecorder::launch_with_timeout
+//! [`cancel`]: AsyncTasksRecorder::cancel
+//! [`Builder::timeout`]: tasks_recorder::Builder::timeout
 #![forbid(unsafe_code)]
 
 use std::convert::Infallible;
+use std::fmt;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tasks_recorder::{AsyncTasksRecorder, Counters, FailureKind, LaunchError, TaskState};
+use tasks_recorder::{AsyncTasksRecorder, Counters, FailureKind, LaunchError, Retry, TaskState};
 
 /// The start of the message of every panic the tour causes on purpose.
 const DELIBERATE: &str = "tour: deliberate panic";
@@ -43,8 +69,10 @@ const DELIBERATE: &str = "tour: deliberate panic";
 const CLIENTS: usize = 512;
 /// How many jobs run at once (the recorder's concurrency limit).
 const MAX_CONCURRENCY: usize = 256;
-/// A client gives up on an id after this many failed attempts.
-const MAX_ATTEMPTS: u32 = 4;
+/// A client gives its id at most this many tries in all.
+const MAX_TRIES: u32 = 4;
+/// How long a hanging try launched with a timeout runs before it is stopped.
+const HANG_TIMEOUT: Duration = Duration::from_millis(10);
 
 /// The command line.
 struct Args {
@@ -80,24 +108,27 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// How a job attempt ends.
+/// How a try of a job ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Succeed,
+    /// Returns an error that the retry policy tries again after.
     Fail,
+    /// Returns an error that the retry policy does not try again after.
+    FailPermanently,
     Panic,
-    /// Sleeps for an hour: its client cancels it (or the shutdown does).
+    /// Sleeps for an hour: its timeout, its client's cancel, or the shutdown stops it.
     Hang,
 }
 
-/// The work of a job attempt before it ends.
+/// The work of a try before it ends.
 #[derive(Debug, Clone, Copy)]
 enum Latency {
     Yield,
     SleepMs(u64),
 }
 
-/// One attempt's plan.
+/// One try's plan.
 #[derive(Debug, Clone, Copy)]
 struct Plan {
     latency: Latency,
@@ -105,21 +136,23 @@ struct Plan {
 }
 
 impl Plan {
-    /// A plan for attempt `attempt` (1 for the first).
-    fn draw(rng: &mut fastrand::Rng, attempt: u32) -> Plan {
+    /// A plan for try `tried` (1 for the first). Only a first try hangs.
+    fn draw(rng: &mut fastrand::Rng, tried: u32) -> Plan {
         let latency = if rng.bool() {
             Latency::Yield
         } else {
             Latency::SleepMs(rng.u64(0..=2))
         };
         let roll = rng.u32(0..100);
-        let outcome = match (attempt, roll) {
+        let outcome = match (tried, roll) {
             (1, 0..=74) => Outcome::Succeed,
-            (1, 75..=86) => Outcome::Fail,
+            (1, 75..=85) => Outcome::Fail,
+            (1, 86) => Outcome::FailPermanently,
             (1, 87..=94) => Outcome::Panic,
             (1, _) => Outcome::Hang,
             (_, 0..=59) => Outcome::Succeed,
-            (_, 60..=84) => Outcome::Fail,
+            (_, 60..=82) => Outcome::Fail,
+            (_, 83..=84) => Outcome::FailPermanently,
             (_, _) => Outcome::Panic,
         };
         Plan { latency, outcome }
@@ -148,11 +181,20 @@ struct Tally {
     /// The state each client expects its id to end in.
     expected: Vec<AtomicU8>,
     double_successes: AtomicU64,
+    /// Launches accepted, of every form.
     launched: AtomicU64,
+    /// Retrying launches accepted.
+    retrying_launches: AtomicU64,
+    /// Tries made by the retrying launches (the first of each included).
+    tries: AtomicU64,
+    /// Hanging tries launched with a timeout.
+    timeouts: AtomicU64,
     refused_running: AtomicU64,
     refused_succeeded: AtomicU64,
+    /// Errors returned by the jobs, retried or not.
     errors: AtomicU64,
     panics: AtomicU64,
+    /// Cancels by the clients that stopped an attempt.
     cancelled: AtomicU64,
     /// Things that went against the recorder's documented behaviour, seen by a client.
     surprises: AtomicU64,
@@ -169,6 +211,9 @@ impl Tally {
             expected: (0..ids).map(|_| AtomicU8::new(EXPECT_UNSET)).collect(),
             double_successes: AtomicU64::new(0),
             launched: AtomicU64::new(0),
+            retrying_launches: AtomicU64::new(0),
+            tries: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
             refused_running: AtomicU64::new(0),
             refused_succeeded: AtomicU64::new(0),
             errors: AtomicU64::new(0),
@@ -192,18 +237,35 @@ impl Tally {
 
 /// The error of a job that fails on purpose.
 #[derive(Debug)]
-struct Simulated;
+struct Simulated {
+    /// Not worth trying again: the retry policy gives up at once.
+    permanent: bool,
+}
 
-/// One attempt of job `id`.
+/// The text the retry policy keeps of an error that is not worth trying again.
+const PERMANENT: &str = "simulated permanent error";
+
+impl fmt::Display for Simulated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.permanent {
+            PERMANENT
+        } else {
+            "simulated error"
+        })
+    }
+}
+
+/// One try of job `id`.
 async fn job(tally: Arc<Tally>, id: u64, plan: Plan) -> Result<(), Simulated> {
     match plan.latency {
         Latency::Yield => tokio::task::yield_now().await,
         Latency::SleepMs(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
     }
     match plan.outcome {
-        Outcome::Fail => {
+        Outcome::Fail | Outcome::FailPermanently => {
             tally.errors.fetch_add(1, SeqCst);
-            return Err(Simulated);
+            let permanent = plan.outcome == Outcome::FailPermanently;
+            return Err(Simulated { permanent });
         }
         Outcome::Panic => {
             tally.panics.fetch_add(1, SeqCst);
@@ -221,46 +283,109 @@ async fn job(tally: Arc<Tally>, id: u64, plan: Plan) -> Result<(), Simulated> {
     Ok(())
 }
 
-/// Launches one attempt; counts it, or counts its refusal. Returns whether it launched.
-async fn launch(jobs: &AsyncTasksRecorder<u64>, tally: &Arc<Tally>, id: u64, plan: Plan) -> bool {
-    match jobs.launch(id, job(Arc::clone(tally), id, plan)).await {
+/// Counts a launch, or its refusal. Returns whether it launched.
+fn accepted<F>(tally: &Tally, id: u64, launch: Result<(), LaunchError<F>>) -> bool {
+    match launch {
         Ok(()) => {
             tally.launched.fetch_add(1, SeqCst);
             true
         }
-        Err((TaskState::Working, _)) => {
+        Err(LaunchError::AlreadyRunning(_)) => {
             tally.refused_running.fetch_add(1, SeqCst);
             false
         }
-        Err((TaskState::Success, _)) => {
+        Err(LaunchError::AlreadySucceeded(_)) => {
             tally.refused_succeeded.fetch_add(1, SeqCst);
             false
         }
-        Err((state, _)) => {
-            tally.surprise(&format!("launch refused while {state}"), id);
+        Err(LaunchError::Closed(_)) => {
+            tally.surprise("launch refused as closed", id);
             false
         }
     }
 }
 
-/// The client of id `id`: launches it (sometimes twice at once), waits, retries failures,
-/// and sometimes revokes the success.
+/// Launches one try of `id` as an attempt of its own; counts it, or its refusal.
+async fn launch(jobs: &AsyncTasksRecorder<u64>, tally: &Arc<Tally>, id: u64, plan: Plan) -> bool {
+    let launch = jobs.try_launch(id, job(Arc::clone(tally), id, plan)).await;
+    accepted(tally, id, launch)
+}
+
+/// Launches `plans` as one retrying attempt of `id`, a try for each plan at most: a backoff
+/// of 1 ms doubling up to 4 ms, half of it jitter; a permanent error is not retried.
+async fn launch_retrying(
+    jobs: &AsyncTasksRecorder<u64>,
+    tally: &Arc<Tally>,
+    id: u64,
+    plans: Vec<Plan>,
+) -> bool {
+    let max_tries = u32::try_from(plans.len()).unwrap_or(u32::MAX);
+    let policy = Retry::new(max_tries)
+        .backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_millis(4))
+        .jitter(0.5)
+        .retry_if(|error: &Simulated| !error.permanent)
+        .keep_error_text();
+    let mut plans = plans.into_iter();
+    let made = Arc::clone(tally);
+    let make = move || {
+        made.tries.fetch_add(1, SeqCst);
+        let plan = plans.next().unwrap_or_else(|| {
+            made.surprise("the policy tried more often than it allows", id);
+            Plan {
+                latency: Latency::Yield,
+                outcome: Outcome::Succeed,
+            }
+        });
+        job(Arc::clone(&made), id, plan)
+    };
+    let launched = accepted(tally, id, jobs.launch_retrying(id, policy, make).await);
+    if launched {
+        tally.retrying_launches.fetch_add(1, SeqCst);
+    }
+    launched
+}
+
+/// The client of id `id`: launches it (sometimes twice at once), waits, relaunches it after
+/// a panic, a timeout or a cancel while it has tries left, and sometimes revokes the success.
 async fn client(jobs: AsyncTasksRecorder<u64>, tally: Arc<Tally>, seed: u64, id: u64) {
     let mut rng = fastrand::Rng::with_seed(seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let mut attempt = 0;
+    let plans: Vec<Plan> = (1..=MAX_TRIES).map(|n| Plan::draw(&mut rng, n)).collect();
+    // The tries the id has had so far: its `task_info(..).attempts`.
+    let mut tried = 0;
     let succeeded = loop {
-        attempt += 1;
-        let plan = Plan::draw(&mut rng, attempt);
-        if !launch(&jobs, &tally, id, plan).await {
+        let first = tried == 0;
+        let Some(rest) = plans.get(tried..).filter(|rest| !rest.is_empty()) else {
+            tally.surprise("a client ran out of plans", id);
+            break false;
+        };
+        // A hanging try runs alone: a timeout stops it, or (one in four) its client does.
+        let hangs = rest[0].outcome == Outcome::Hang;
+        let timed = hangs && rng.u32(0..4) != 0;
+        let launched = if timed {
+            let hang = job(Arc::clone(&tally), id, rest[0]);
+            let launch = jobs.launch_with_timeout(id, HANG_TIMEOUT, hang).await;
+            let launched = accepted(&tally, id, launch);
+            if launched {
+                tally.timeouts.fetch_add(1, SeqCst);
+            }
+            launched
+        } else if hangs {
+            launch(&jobs, &tally, id, rest[0]).await
+        } else {
+            launch_retrying(&jobs, &tally, id, rest.to_vec()).await
+        };
+        if !launched {
             tally.surprise("a client's own launch was refused", id);
             break false;
         }
         // A duplicate request: refused while the attempt runs (or once it succeeded); it
-        // launches only if the attempt already failed, and is then a retry.
-        if attempt == 1 && rng.u32(0..100) < 5 {
+        // launches only if the attempt already failed (a panic on its first try), and is
+        // then one more try.
+        if first && rng.u32(0..100) < 5 {
             launch(&jobs, &tally, id, Plan::succeeding(&mut rng)).await;
         }
-        if plan.outcome == Outcome::Hang {
+        if hangs && !timed {
             if jobs.cancel(&id) {
                 tally.cancelled.fetch_add(1, SeqCst);
             } else {
@@ -269,12 +394,36 @@ async fn client(jobs: AsyncTasksRecorder<u64>, tally: Arc<Tally>, seed: u64, id:
         }
         match jobs.wait(&id).await {
             TaskState::Success => break true,
-            TaskState::Failed if attempt < MAX_ATTEMPTS => continue,
-            TaskState::Failed => break false,
+            TaskState::Failed => {}
             state => {
                 tally.surprise(&format!("wait ended in {state}"), id);
                 break false;
             }
+        }
+        let Some(info) = jobs.task_info(&id).await else {
+            tally.surprise("a failed id has no record", id);
+            break false;
+        };
+        tried = usize::try_from(info.attempts).unwrap_or(usize::MAX);
+        let kind = info.failure.map(|failure| failure.kind);
+        let expected_kind = match (hangs, timed) {
+            (true, true) => Some(FailureKind::TimedOut),
+            (true, false) => Some(FailureKind::Cancelled),
+            (false, _) => None,
+        };
+        match kind {
+            // The policy gave up: every try failed, or one failed for good.
+            Some(FailureKind::Error) if !hangs => break false,
+            // Not retried by the policy: a new attempt with the tries left.
+            Some(FailureKind::Panicked) if !hangs => {}
+            Some(kind) if Some(kind) == expected_kind => {}
+            kind => {
+                tally.surprise(&format!("an attempt failed as {kind:?}"), id);
+                break false;
+            }
+        }
+        if tried >= plans.len() {
+            break false;
         }
     };
     // A late duplicate, after the success: refused, never run.
@@ -407,12 +556,13 @@ async fn main() -> ExitCode {
                 let rate = done as f64 / since.elapsed().as_secs_f64().max(1e-3);
                 bar.set_position(done);
                 bar.set_message(format!(
-                    "({}/s) working {} | success {} | failed {} | launched {}",
+                    "({}/s) working {} | success {} | failed {} | launched {} | retried {}",
                     grouped(rate as u64),
                     grouped(c.working_now),
                     grouped(c.success_now),
                     grouped(c.failed_now),
-                    grouped(c.launched_total)
+                    grouped(c.launched_total),
+                    grouped(c.retried_total)
                 ));
             }
         })
@@ -497,13 +647,25 @@ async fn main() -> ExitCode {
             TaskState::Success => net == Some(1),
             _ => net == Some(0),
         };
-        if expected != Some(state) || !net_ok {
+        // A client gives up on its id only once it used all its tries, or after a permanent
+        // error; the shutdown stops a hanging first try.
+        let attempts = info.as_ref().map_or(0, |i| i.attempts);
+        let failure = info.and_then(|i| i.failure);
+        let why = failure.as_ref().map(|f| (f.kind, f.message.as_deref()));
+        let tries_ok = match (state, why) {
+            (TaskState::Failed, Some((FailureKind::ShutDown, _))) => id >= args.jobs,
+            (TaskState::Failed, Some((FailureKind::Error, Some(PERMANENT)))) => true,
+            (TaskState::Failed, Some((FailureKind::Error | FailureKind::Panicked, _))) => {
+                attempts == MAX_TRIES
+            }
+            (TaskState::Failed, _) => false,
+            _ => true,
+        };
+        if expected != Some(state) || !net_ok || !tries_ok {
             mismatched += 1;
         }
         success_ids += u64::from(state == TaskState::Success);
-        let shut = info
-            .and_then(|i| i.failure)
-            .is_some_and(|f| f.kind == FailureKind::ShutDown);
+        let shut = failure.is_some_and(|f| f.kind == FailureKind::ShutDown);
         shut_down_ids += u64::from(shut);
     }
     let sum = |counts: &[AtomicU64]| counts.iter().map(|n| n.load(SeqCst)).sum::<u64>();
@@ -522,10 +684,12 @@ async fn main() -> ExitCode {
     }
     println!("== recorder counters");
     for (name, n) in [
-        ("launched", c.launched_total),
+        ("launched (attempts)", c.launched_total),
+        ("retried (tries after 1st)", c.retried_total),
         ("succeeded", c.succeeded_total),
         ("failed (Err)", c.failed_total),
         ("panicked", c.panicked_total),
+        ("timed out", c.timed_out_total),
         ("cancelled", c.cancelled_total),
         ("dropped", c.dropped_total),
         ("revoked", c.revoked_total),
@@ -539,11 +703,11 @@ async fn main() -> ExitCode {
     let secs = workload.as_secs_f64().max(1e-9);
     println!("== throughput");
     println!(
-        "  {} ids in {:.2} s: {} ids/s, {} attempts/s; drain {} ms",
+        "  {} ids in {:.2} s: {} ids/s, {} tries/s; drain {} ms",
         grouped(args.jobs),
         secs,
         grouped((args.jobs as f64 / secs) as u64),
-        grouped((c.launched_total as f64 / secs) as u64),
+        grouped(((c.launched_total + c.retried_total) as f64 / secs) as u64),
         drain.as_millis()
     );
 
@@ -564,7 +728,10 @@ async fn main() -> ExitCode {
         working == 0 && c.working_now == 0 && jobs.running() == 0,
     );
     checks.check(
-        format!("every id in the state its client expects ({mismatched} mismatched)"),
+        format!(
+            "every id in the state its client expects, failed ones with all their tries used \
+             ({mismatched} mismatched)"
+        ),
         mismatched == 0,
     );
     checks.check(
@@ -586,11 +753,30 @@ async fn main() -> ExitCode {
     checks.equal(
         "launched = ended attempts",
         c.launched_total,
-        c.succeeded_total + c.failed_total + c.panicked_total + c.cancelled_total + c.dropped_total,
+        c.succeeded_total
+            + c.failed_total
+            + c.panicked_total
+            + c.timed_out_total
+            + c.cancelled_total
+            + c.dropped_total,
+    );
+    checks.equal(
+        "retried = tries made - retrying launches",
+        c.retried_total,
+        tally.tries.load(SeqCst) - tally.retrying_launches.load(SeqCst),
     );
     checks.equal("succeeded", c.succeeded_total, successes);
-    checks.equal("failed (Err)", c.failed_total, tally.errors.load(SeqCst));
+    checks.equal(
+        "failed (Err) + retried = the jobs' errors",
+        c.failed_total + c.retried_total,
+        tally.errors.load(SeqCst),
+    );
     checks.equal("panicked", c.panicked_total, tally.panics.load(SeqCst));
+    checks.equal(
+        "timed out = hanging tries with a timeout",
+        c.timed_out_total,
+        tally.timeouts.load(SeqCst),
+    );
     checks.equal(
         "cancelled",
         c.cancelled_total,
