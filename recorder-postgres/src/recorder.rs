@@ -254,6 +254,26 @@ impl<T: PgId> PgRecorder<T> {
         self.spawn(id, task, no_text, None).await
     }
 
+    /// Like [`try_launch`](Self::try_launch), and the attempt may run for at most `timeout`
+    /// (from when its future starts), instead of the recorder's
+    /// ([`PgBuilder::timeout`](crate::PgBuilder::timeout)); as
+    /// [`AsyncTasksRecorder::launch_with_timeout`](tasks_recorder::AsyncTasksRecorder::launch_with_timeout).
+    /// A timed-out attempt is signalled, dropped, and recorded `Failed`
+    /// ([`FailureKind::TimedOut`](tasks_recorder::FailureKind::TimedOut)).
+    pub async fn launch_with_timeout<Fut, R, E>(
+        &self,
+        id: T,
+        timeout: Duration,
+        task: Fut,
+    ) -> Result<Result<(), LaunchError<Fut>>, Error>
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        self.spawn(id, task, no_text, Some(timeout)).await
+    }
+
     /// Like [`launch`](Self::launch), keeping `e.to_string()` of an `Err(e)` as the failure's
     /// message.
     pub async fn launch_with_error_text<Fut, R, E>(

@@ -482,3 +482,31 @@ async fn an_older_schema_is_migrated_and_a_newer_one_refused() {
         .await
         .expect("drop schema");
 }
+
+/// Catches a timeout that the PostgreSQL recorder ignores, or records as another failure:
+/// the shared attempt machinery stops the attempt and the database records `TimedOut`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_attempt_is_recorded_timed_out() {
+    let db = cluster();
+    let jobs: PgRecorder<u64> = connect(db.url(), &unique_name("timeout")).await;
+    jobs.launch_with_timeout(
+        1,
+        Duration::from_millis(50),
+        std::future::pending::<Result<(), ()>>(),
+    )
+    .await
+    .expect("launch")
+    .map_err(drop)
+    .expect("launched");
+    assert_eq!(
+        within("wait", jobs.wait(&1)).await.expect("wait"),
+        TaskState::Failed
+    );
+    let info = jobs
+        .task_info(&1)
+        .await
+        .expect("task_info")
+        .expect("a record");
+    assert_eq!(info.failure.map(|f| f.kind), Some(FailureKind::TimedOut));
+    jobs.shutdown().await;
+}
