@@ -68,6 +68,52 @@ macro_rules! launchable {
     };
 }
 
+/// `column = value` for a row a launch or a mark may take over ([`launchable!`]), the
+/// column as it was for any other.
+macro_rules! if_launchable {
+    ($column:literal, $value:literal) => {
+        concat!(
+            $column,
+            " = CASE WHEN ",
+            launchable!(),
+            " THEN ",
+            $value,
+            " ELSE r.",
+            $column,
+            " END"
+        )
+    };
+}
+
+/// What a claim does to a row that exists already (it starts a new attempt only if the row
+/// is [`launchable!`]), and what it returns; shared by [`CLAIM`] and [`CLAIM_ONE`].
+macro_rules! claim_on_conflict {
+    () => {
+        concat!(
+            " ON CONFLICT (recorder, id) DO UPDATE SET ",
+            if_launchable!("attempts", "r.attempts + 1"),
+            ", ",
+            if_launchable!("owner", "excluded.owner"),
+            ", ",
+            if_launchable!("lease_until", "excluded.lease_until"),
+            ", ",
+            if_launchable!("claim", "excluded.claim"),
+            ", ",
+            if_launchable!("cancel_requested", "false"),
+            ", ",
+            if_launchable!("failure_kind", "NULL"),
+            ", ",
+            if_launchable!("failure_message", "NULL"),
+            ", ",
+            if_launchable!("failed_at", "NULL"),
+            ", ",
+            if_launchable!("state", "0"),
+            " RETURNING r.id, r.state, r.attempts, \
+             coalesce(r.owner = $3 AND r.claim = $5, false) AS won"
+        )
+    };
+}
+
 /// Claims a batch of ids in one statement: `$1` recorder, `$2` ids, `$3` owner, `$4` lease in
 /// milliseconds, `$5` the batch's nonce. Every id of the batch is distinct. Returns, for each
 /// id, its state and attempts after the statement, and whether this batch started the
@@ -75,18 +121,8 @@ macro_rules! launchable {
 pub(crate) const CLAIM: &str = concat!(
     "INSERT INTO tasks_recorder_records AS r (recorder, id, state, attempts, owner, lease_until, claim) \
      SELECT $1, u.id, 0, 1, $3, clock_timestamp() + $4 * interval '1 millisecond', $5 \
-     FROM unnest($2::bytea[]) AS u(id) \
-     ON CONFLICT (recorder, id) DO UPDATE SET \
-       attempts = CASE WHEN ", launchable!(), " THEN r.attempts + 1 ELSE r.attempts END, \
-       owner = CASE WHEN ", launchable!(), " THEN excluded.owner ELSE r.owner END, \
-       lease_until = CASE WHEN ", launchable!(), " THEN excluded.lease_until ELSE r.lease_until END, \
-       claim = CASE WHEN ", launchable!(), " THEN excluded.claim ELSE r.claim END, \
-       cancel_requested = CASE WHEN ", launchable!(), " THEN false ELSE r.cancel_requested END, \
-       failure_kind = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failure_kind END, \
-       failure_message = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failure_message END, \
-       failed_at = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failed_at END, \
-       state = CASE WHEN ", launchable!(), " THEN 0 ELSE r.state END \
-     RETURNING r.id, r.state, r.attempts, coalesce(r.owner = $3 AND r.claim = $5, false) AS won"
+     FROM unnest($2::bytea[]) AS u(id)",
+    claim_on_conflict!()
 );
 
 /// The functions of schema version 2: the batched ends and renewals. Each finds its rows
@@ -159,18 +195,8 @@ END $f$;
 /// lone launch, the common case at low concurrency, plans no array.
 pub(crate) const CLAIM_ONE: &str = concat!(
     "INSERT INTO tasks_recorder_records AS r (recorder, id, state, attempts, owner, lease_until, claim) \
-     VALUES ($1, $2, 0, 1, $3, clock_timestamp() + $4 * interval '1 millisecond', $5) \
-     ON CONFLICT (recorder, id) DO UPDATE SET \
-       attempts = CASE WHEN ", launchable!(), " THEN r.attempts + 1 ELSE r.attempts END, \
-       owner = CASE WHEN ", launchable!(), " THEN excluded.owner ELSE r.owner END, \
-       lease_until = CASE WHEN ", launchable!(), " THEN excluded.lease_until ELSE r.lease_until END, \
-       claim = CASE WHEN ", launchable!(), " THEN excluded.claim ELSE r.claim END, \
-       cancel_requested = CASE WHEN ", launchable!(), " THEN false ELSE r.cancel_requested END, \
-       failure_kind = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failure_kind END, \
-       failure_message = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failure_message END, \
-       failed_at = CASE WHEN ", launchable!(), " THEN NULL ELSE r.failed_at END, \
-       state = CASE WHEN ", launchable!(), " THEN 0 ELSE r.state END \
-     RETURNING r.id, r.state, r.attempts, coalesce(r.owner = $3 AND r.claim = $5, false) AS won"
+     VALUES ($1, $2, 0, 1, $3, clock_timestamp() + $4 * interval '1 millisecond', $5)",
+    claim_on_conflict!()
 );
 
 /// [`FINISH`] for a batch of one end (`$2` to `$6` single values, the other parameters the
@@ -384,23 +410,6 @@ pub(crate) fn kind_of(code: i16) -> FailureKind {
         6 => FailureKind::TimedOut,
         _ => FailureKind::Error,
     }
-}
-
-/// `column = value` for a row a launch or a mark may take over ([`launchable!`]), the
-/// column as it was for any other.
-macro_rules! if_launchable {
-    ($column:literal, $value:literal) => {
-        concat!(
-            $column,
-            " = CASE WHEN ",
-            launchable!(),
-            " THEN ",
-            $value,
-            " ELSE r.",
-            $column,
-            " END"
-        )
-    };
 }
 
 /// Marks a batch of ids as succeeded without running anything: `$1` recorder, `$2` ids
