@@ -191,6 +191,7 @@ mod lifecycle;
 mod listing;
 #[cfg(feature = "metrics")]
 mod metrics;
+mod output;
 mod query;
 mod recorder;
 mod retention;
@@ -209,6 +210,7 @@ pub use builder::Builder;
 pub use context::{current_attempt, CurrentAttempt};
 pub use default_recorder::default_recorder;
 pub use info::{Counters, Failure, FailureKind, TaskInfo, Transition};
+pub use output::{NoOutput, TaskHandle};
 pub use recorder::AsyncTasksRecorder;
 pub use retry::Retry;
 pub use seeding::{MarkError, SeedReport};
