@@ -44,7 +44,25 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
         ReturnType::Type(arrow, _) => arrow.spans[0],
         ReturnType::Default => name_span,
     };
+    let task_output_at_arrow = quote_spanned!(arrow=> #private::TaskOutput);
     sig.output = match &args.recorder_error {
+        // `output`: the task's own `Result`, through a handle or (with `block`) at once.
+        None if args.output.is_some() => {
+            let ok = quote_spanned!(arrow=> <#ret as #task_output_at_arrow>::Ok);
+            let err = quote_spanned!(arrow=> <#ret as #task_output_at_arrow>::Err);
+            if args.block.is_some() {
+                syn::parse_quote_spanned! {arrow=>
+                    -> ::core::result::Result<
+                        ::core::result::Result<::core::result::Result<#ok, #err>, #private::NoOutput>,
+                        #private::TaskState,
+                    >
+                }
+            } else {
+                syn::parse_quote_spanned! {arrow=>
+                    -> ::core::result::Result<#private::TaskHandle<#ok, #err>, #private::TaskState>
+                }
+            }
+        }
         None => syn::parse_quote_spanned! {arrow=>
             -> ::core::result::Result<(), #private::TaskState>
         },
@@ -135,6 +153,22 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
         .as_ref()
         .map(|timeout| quote_spanned!(timeout.span()=> .timeout(#timeout)));
     let launch_call = match &args.retry {
+        None if args.output.is_some() => {
+            let function = if args.block.is_some() {
+                quote_spanned!(name_span=> launch_block_with_output)
+            } else {
+                quote_spanned!(name_span=> launch_with_output)
+            };
+            quote_spanned! {name_span=>
+                let #launched_local = #private::#function(
+                    #recorder_local,
+                    #id_local,
+                    #task_local,
+                    #private::Launch::spawned() #times_out,
+                )
+                .await;
+            }
+        }
         None => quote_spanned! {name_span=>
             let #launched_local = #private::launch(
                 #recorder_local,
@@ -190,8 +224,13 @@ pub fn expand(args: Args, function: ItemFn) -> TokenStream {
     let krate_at_check = krate_at(check_start);
     let launched_arg = local("__recorded_task_launched", check_start);
     let launched_arg = quote_spanned!(check_end=> (#launched_arg));
-    let result = quote_spanned! {check_start=>
-        #krate_at_check::__private::#function(#krate_at_check::__private::at #launched_arg)
+    let result = if args.output.is_some() {
+        // Already what the wrapper returns.
+        quote_spanned!(name_span=> #launched_local)
+    } else {
+        quote_spanned! {check_start=>
+            #krate_at_check::__private::#function(#krate_at_check::__private::at #launched_arg)
+        }
     };
 
     // The task is spanned at the body, which its errors (e.g. not `Send`) are about.

@@ -1,5 +1,5 @@
 //! Stage 1: parse the attribute's arguments (`id = <expr>, recorder = <expr>, block,
-//! error_text, timeout = <expr>, retry = <expr>, recorder_error = <type>, crate = "path"`) into [`Args`], and the annotated item
+//! error_text, output, timeout = <expr>, retry = <expr>, recorder_error = <type>, crate = "path"`) into [`Args`], and the annotated item
 //! into a function ([`function`]).
 //!
 //! Every key is read the same way (a name, then an optional `= <expr>`, or `= <type>` for
@@ -16,7 +16,8 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, ItemFn, Lit, Path, Token, Type};
 
 /// The keys the attribute accepts, as shown in error messages.
-pub const VALID_KEYS: &str = "`id = <expr>`, `recorder = <expr>`, `block`, `error_text`, \
+pub const VALID_KEYS: &str =
+    "`id = <expr>`, `recorder = <expr>`, `block`, `error_text`, `output`, \
                               `timeout = <Duration>`, `retry = <Retry>`, \
                               `recorder_error = <type>`, \
                               `crate = \"path\"`";
@@ -32,6 +33,8 @@ pub struct Args {
     pub block: Option<Span>,
     /// `error_text`: the span of the key when present.
     pub error_text: Option<Span>,
+    /// `output`: the span of the key when present; the wrapper returns the task's output.
+    pub output: Option<Span>,
     /// `timeout = <expr>`: the attempt's own timeout, a `std::time::Duration`.
     pub timeout: Option<Expr>,
     /// `retry = <expr>`: a `tasks_recorder::Retry` policy; the function runs again for each
@@ -89,6 +92,7 @@ enum Key {
     Recorder,
     Block,
     ErrorText,
+    Output,
     Timeout,
     Retry,
     RecorderError,
@@ -102,6 +106,7 @@ impl Key {
             "recorder" => Some(Key::Recorder),
             "block" => Some(Key::Block),
             "error_text" => Some(Key::ErrorText),
+            "output" => Some(Key::Output),
             "timeout" => Some(Key::Timeout),
             "retry" => Some(Key::Retry),
             "recorder_error" => Some(Key::RecorderError),
@@ -133,6 +138,7 @@ impl Args {
             recorder: None,
             block: None,
             error_text: None,
+            output: None,
             timeout: None,
             retry: None,
             recorder_error: None,
@@ -168,7 +174,8 @@ impl Args {
             match (kind, value) {
                 (Key::Block, None) => args.block = Some(key.span()),
                 (Key::ErrorText, None) => args.error_text = Some(key.span()),
-                (Key::Block | Key::ErrorText, Some(value)) => push(
+                (Key::Output, None) => args.output = Some(key.span()),
+                (Key::Block | Key::ErrorText | Key::Output, Some(value)) => push(
                     &mut errors,
                     syn::Error::new(
                         value.span(),
@@ -238,6 +245,32 @@ impl Args {
                     &mut errors,
                     syn::Error::new(value.span(), "`recorder_error` takes a type"),
                 ),
+            }
+        }
+        // `output` hands the task's `Result` back: it goes with neither a retrying task, nor
+        // a recorder whose launches can fail, nor a kept error text (the error itself is
+        // handed back).
+        if let Some(output) = args.output {
+            for (other, name) in [
+                (args.retry.as_ref().map(Spanned::span), "retry"),
+                (
+                    args.recorder_error.as_ref().map(Spanned::span),
+                    "recorder_error",
+                ),
+                (args.error_text, "error_text"),
+            ] {
+                if other.is_some() {
+                    push(
+                        &mut errors,
+                        syn::Error::new(
+                            output,
+                            format!(
+                                "`output` does not go with `{name}`: the wrapper hands back \
+                                 the task's own `Result` from an in-memory recorder"
+                            ),
+                        ),
+                    );
+                }
             }
         }
         match errors {

@@ -113,7 +113,7 @@ impl<R, E> Future for TaskHandle<R, E> {
 
 /// The error the recorder records for a task whose error went to its handle: none of its
 /// text is kept.
-struct Handed;
+pub(crate) struct Handed;
 
 /// `task`, made to hand its output (or its panic) to `output`, and to give the recorder
 /// `Ok(())` or an `Err` to record.
@@ -143,7 +143,7 @@ where
 
 /// `claimed` with its task made to hand its output to the returned handle.
 #[allow(clippy::type_complexity)]
-fn with_output<T, S, Fut, R, E>(
+pub(crate) fn with_output<T, S, Fut, R, E>(
     claimed: Claimed<T, S, Fut>,
 ) -> (
     Claimed<T, S, impl Future<Output = Result<(), Handed>>>,
@@ -249,14 +249,28 @@ where
     where
         Fut: Future<Output = Result<R, E>>,
     {
+        self.block_with_output(task_id, task, None)
+            .await
+            .map_err(launch_error)
+    }
+
+    /// `launch_block_with_output`, with the attempt's own timeout, if any.
+    pub(crate) async fn block_with_output<Fut, R, E>(
+        &self,
+        task_id: T,
+        task: Fut,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Result<Result<R, E>, NoOutput>, (crate::transition::LaunchRefusal, Fut)>
+    where
+        Fut: Future<Output = Result<R, E>>,
+    {
         let cancel = match &self.inner.machinery.token {
             Some(token) => token.child_token(),
             None => CancellationToken::new(),
         };
-        let claimed = self
-            .claim(task_id, task, || Running::inline(cancel.clone()))
-            .map_err(launch_error)?;
-        let (claimed, handle) = with_output(claimed);
+        let claimed = self.claim(task_id, task, || Running::inline(cancel.clone()))?;
+        let (mut claimed, handle) = with_output(claimed);
+        claimed.timeout = timeout;
         claimed.run_inline(cancel, no_text).await;
         Ok(handle.await)
     }

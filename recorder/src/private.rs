@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::hash::Hash;
 
-pub use crate::{AsyncTasksRecorder, TaskState};
+pub use crate::{AsyncTasksRecorder, NoOutput, TaskHandle, TaskState};
 
 use crate::launch::compatible_refusal;
 
@@ -425,6 +425,121 @@ where
     E: Send + 'static,
 {
     recorder.recorded_launch_retrying(id, make, launch, policy)
+}
+
+/// A recorder that `#[recorded_task(output)]` launches through, handing the task's output
+/// back: the in-memory [`AsyncTasksRecorder<T>`].
+#[diagnostic::on_unimplemented(
+    message = "`output` of `#[recorded_task]` needs an in-memory `AsyncTasksRecorder`, but the recorder is `{Self}`",
+    label = "does not hand outputs back",
+    note = "the PostgreSQL recorder does not hand outputs back yet: drop `output`"
+)]
+pub trait OutputRecorder: TaskRecorder {
+    /// Launches `task` under `id` (spawned), returning a handle to its output, or the state
+    /// that refused it.
+    fn recorded_launch_with_output<Fut, R, E>(
+        self,
+        id: Self::Id,
+        task: Fut,
+        launch: Launch<E>,
+    ) -> impl Future<Output = Result<TaskHandle<R, E>, TaskState>> + Send
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static;
+
+    /// Runs `task` under `id` inside the returned future, returning its output, or the state
+    /// that refused it.
+    fn recorded_launch_block_with_output<Fut, R, E>(
+        self,
+        id: Self::Id,
+        task: Fut,
+        launch: Launch<E>,
+    ) -> impl Future<Output = Result<Result<Result<R, E>, NoOutput>, TaskState>> + Send
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static;
+}
+
+impl<T> OutputRecorder for AsyncTasksRecorder<T>
+where
+    T: Eq + Hash + Clone + Send + Sync + 'static,
+{
+    /// As `launch_with_output`, with the launch's timeout.
+    #[inline]
+    async fn recorded_launch_with_output<Fut, R, E>(
+        self,
+        id: T,
+        task: Fut,
+        launch: Launch<E>,
+    ) -> Result<TaskHandle<R, E>, TaskState>
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        let claimed = self
+            .claim(id, task, crate::running::Running::spawned)
+            .map_err(|refused| compatible_refusal(refused).0)?;
+        let (mut claimed, handle) = crate::output::with_output(claimed);
+        claimed.timeout = launch.timeout;
+        claimed.spawn(crate::launch::no_text);
+        Ok(handle)
+    }
+
+    /// As `launch_block_with_output`, with the launch's timeout.
+    #[inline]
+    async fn recorded_launch_block_with_output<Fut, R, E>(
+        self,
+        id: T,
+        task: Fut,
+        launch: Launch<E>,
+    ) -> Result<Result<Result<R, E>, NoOutput>, TaskState>
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        self.block_with_output(id, task, launch.timeout)
+            .await
+            .map_err(|refused| compatible_refusal(refused).0)
+    }
+}
+
+/// `recorder.recorded_launch_with_output(..)` (the `output` key) or, with `block`,
+/// `recorder.recorded_launch_block_with_output(..)`, through one name per form.
+#[inline]
+pub fn launch_with_output<Rec, Fut, R, E>(
+    recorder: Rec,
+    id: Rec::Id,
+    task: Fut,
+    launch: Launch<E>,
+) -> impl Future<Output = Result<TaskHandle<R, E>, TaskState>> + Send
+where
+    Rec: OutputRecorder,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    R: Send + 'static,
+    E: Send + 'static,
+{
+    recorder.recorded_launch_with_output(id, task, launch)
+}
+
+/// `recorder.recorded_launch_block_with_output(..)`: the `output` key with `block`.
+#[inline]
+pub fn launch_block_with_output<Rec, Fut, R, E>(
+    recorder: Rec,
+    id: Rec::Id,
+    task: Fut,
+    launch: Launch<E>,
+) -> impl Future<Output = Result<Result<Result<R, E>, NoOutput>, TaskState>> + Send
+where
+    Rec: OutputRecorder,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    R: Send + 'static,
+    E: Send + 'static,
+{
+    recorder.recorded_launch_block_with_output(id, task, launch)
 }
 
 /// `value`, through a call: the expansion wraps a generated local in it, spanned from the first

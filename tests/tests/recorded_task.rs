@@ -131,7 +131,44 @@ on_both_runtimes!(
     launch_without_block_returns_before_the_task_ends,
     timeout_key_times_the_body_out_and_the_body_sees_its_attempt,
     retry_key_runs_the_body_again_on_clones_of_its_arguments,
+    output_key_hands_the_result_back,
 );
+
+/// Doubles `n`, refusing 0, and hands the result back through a handle.
+#[recorded_task(id = n, recorder = counts, output)]
+async fn double(counts: AsyncTasksRecorder<u64>, n: u64) -> Result<u64, String> {
+    if n == 0 {
+        return Err("zero".to_string());
+    }
+    Ok(n * 2)
+}
+
+/// The same, inline: the wrapper returns the output itself.
+#[recorded_task(id = n, recorder = counts, output, block)]
+async fn double_inline(counts: AsyncTasksRecorder<u64>, n: u64) -> Result<u64, String> {
+    if n == 0 {
+        return Err("zero".to_string());
+    }
+    Ok(n * 2)
+}
+
+/// Catches an `output` key that loses the body's result or its error, or a refusal that is
+/// not reported as the id's state.
+async fn output_key_hands_the_result_back() {
+    let counts = AsyncTasksRecorder::<u64>::new();
+    let handle = double(counts.clone(), 4).await.expect("launched");
+    assert_eq!(handle.await, Ok(Ok(8)));
+    assert_eq!(
+        double_inline(counts.clone(), 0).await,
+        Ok(Ok(Err("zero".to_string())))
+    );
+    assert_eq!(double_inline(counts.clone(), 5).await, Ok(Ok(Ok(10))));
+    assert_eq!(
+        double(counts.clone(), 4).await.map(drop),
+        Err(TaskState::Success),
+        "a second launch of a succeeded id is refused"
+    );
+}
 
 /// Fails until its `tries` counter reaches `succeed_on`, counting each try.
 #[recorded_task(
