@@ -41,7 +41,18 @@ impl JobClient {
     /// Sends `request` and returns the status and the JSON body; panics on no answer or an
     /// answer that is not JSON.
     pub async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-        let response = request.send().await.expect("the server answers");
+        // A server that refuses a request without reading its body (a 413) closes the
+        // connection, and the pool may hand that connection to the next request before it
+        // sees the close: that request fails to write, never having reached the server. It
+        // is sent once more, on a new connection.
+        let again = request.try_clone();
+        let response = match (request.send().await, again) {
+            (Ok(response), _) => response,
+            (Err(error), Some(again)) if error.is_request() => {
+                again.send().await.expect("the server answers")
+            }
+            (Err(error), _) => panic!("the server answers: {error:?}"),
+        };
         let status = response.status();
         let text = response.text().await.expect("a body");
         let body = serde_json::from_str(&text)
