@@ -137,22 +137,35 @@ async fn launch_futures_dropped_after_each_poll() {
                     (polled, out.map(|r| r.is_ok()))
                 };
                 let what = format!("{end:?} try={try_} k={k}");
-                if k == 0 {
-                    assert_eq!(polled, Polled::Pending, "{what}");
-                    assert_eq!(recorder.query_task_state(&1).await, TaskState::NotFound);
-                } else {
-                    assert_eq!(polled, Polled::Ready(1), "{what}: launch completes at once");
-                    assert_eq!(accepted, Some(true), "{what}");
-                    assert_eq!(
-                        within("wait", recorder.wait(&1)).await,
-                        end.state(),
-                        "{what}"
-                    );
-                }
-                assert_settled_and_revocable(&recorder, [1]).await;
+                check_launch_polled(&recorder, k, polled, accepted, end, &what).await;
             }
         }
     }
+}
+
+/// Checks id 1 after its launch future was polled `k` times and dropped: launched nothing
+/// if never polled; else launched at once, and ends as `end` says; nothing left behind.
+async fn check_launch_polled(
+    recorder: &AsyncTasksRecorder<u64>,
+    k: usize,
+    polled: Polled,
+    accepted: Option<bool>,
+    end: End,
+    what: &str,
+) {
+    if k == 0 {
+        assert_eq!(polled, Polled::Pending, "{what}");
+        assert_eq!(recorder.query_task_state(&1).await, TaskState::NotFound);
+    } else {
+        assert_eq!(polled, Polled::Ready(1), "{what}: launch completes at once");
+        assert_eq!(accepted, Some(true), "{what}");
+        assert_eq!(
+            within("wait", recorder.wait(&1)).await,
+            end.state(),
+            "{what}"
+        );
+    }
+    assert_settled_and_revocable(recorder, [1]).await;
 }
 
 /// Catches a spawned task whose cancellation at some point (before it starts, between its
@@ -237,19 +250,7 @@ async fn new_launch_forms_dropped_after_each_poll() {
                     (polled, out.map(|r| r.is_ok()))
                 };
                 let what = format!("{end:?} retrying={retrying} k={k}");
-                if k == 0 {
-                    assert_eq!(polled, Polled::Pending, "{what}");
-                    assert_eq!(recorder.query_task_state(&1).await, TaskState::NotFound);
-                } else {
-                    assert_eq!(polled, Polled::Ready(1), "{what}: launch completes at once");
-                    assert_eq!(accepted, Some(true), "{what}");
-                    assert_eq!(
-                        within("wait", recorder.wait(&1)).await,
-                        end.state(),
-                        "{what}"
-                    );
-                }
-                assert_settled_and_revocable(&recorder, [1]).await;
+                check_launch_polled(&recorder, k, polled, accepted, end, &what).await;
             }
         }
     }
