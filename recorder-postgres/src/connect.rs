@@ -257,10 +257,10 @@ async fn migrate<T: PgId>(pool: &Pool, name: &str) -> Result<Identity, Error> {
             ));
         }
         Some(found) if found == sql::SCHEMA_VERSION => {}
-        // A new database, or version 1 (the tables alone): add the functions.
+        // A new database, or an older version: add what it lacks.
         _ => {
             transaction
-                .batch_execute(sql::FUNCTIONS)
+                .batch_execute(sql::UPGRADE)
                 .await
                 .map_err(fail)?;
             transaction

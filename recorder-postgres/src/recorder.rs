@@ -486,6 +486,11 @@ impl<T: PgId> PgRecorder<T> {
     /// each change of the recorder, after each reconnection of the listener, and when the
     /// lease it waits on runs out (the id then reads `Failed`, lost).
     ///
+    /// Waiting for an attempt of this process reads nothing: its committed end wakes the
+    /// waiter. Waiting for another process's attempt first marks its row as watched (one
+    /// write, by the first waiter of that attempt), since an end notifies the other
+    /// processes only when someone there waits for it.
+    ///
     /// # Panics
     /// Panics if called from inside the running attempt of `id` itself: it would wait for
     /// itself forever.
@@ -535,7 +540,24 @@ impl<T: PgId> PgRecorder<T> {
             if state != TaskState::Working {
                 return Ok(state);
             }
-            let left: Option<f64> = Shared::<T>::get(OPERATION, Some(&key), &row, 1)?;
+            let mut left: Option<f64> = Shared::<T>::get(OPERATION, Some(&key), &row, 1)?;
+            let watched: bool = Shared::<T>::get(OPERATION, Some(&key), &row, 2)?;
+            if !watched {
+                // Its end notifies only a watched row: mark it, then sleep.
+                let marked = shared
+                    .query_opt(
+                        OPERATION,
+                        Some(&key),
+                        sql::WATCH,
+                        &[&shared.settings.name, &key.as_ref()],
+                    )
+                    .await?;
+                match marked {
+                    Some(row) => left = Shared::<T>::get(OPERATION, Some(&key), &row, 0)?,
+                    // It changed in between (ended, or another waiter marked it): read again.
+                    None => continue,
+                }
+            }
             let left = Duration::from_secs_f64(left.unwrap_or(0.0).max(0.0) / 1000.0);
             tokio::select! {
                 changed = changes.changed() => {

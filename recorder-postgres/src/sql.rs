@@ -12,7 +12,7 @@
 use tasks_recorder::{FailureKind, TaskState};
 
 /// The schema version this crate writes.
-pub(crate) const SCHEMA_VERSION: i32 = 2;
+pub(crate) const SCHEMA_VERSION: i32 = 3;
 
 /// A lock id for `pg_advisory_xact_lock`, taken while the schema is created or migrated, so
 /// that processes starting at once do it one at a time.
@@ -23,8 +23,8 @@ pub(crate) const SUCCESS: i16 = 1;
 pub(crate) const REVOKING: i16 = 2;
 pub(crate) const FAILED: i16 = 3;
 
-/// The tables of the schema (version 1, and 2 with [`FUNCTIONS`]). Idempotent. One index, the primary key: every transition changes
-/// only columns outside it, so with room left in each page (`fillfactor`) an update is a
+/// The tables of the schema (version 3 with [`UPGRADE`]). Idempotent. One index, the
+/// primary key: every transition changes only columns outside it, so with room left in each page (`fillfactor`) an update is a
 /// heap-only tuple, writing no index entry. The rare scans (listing, an owner's rows) walk a
 /// recorder's rows by the key's prefix.
 pub(crate) const CREATE: &str = "
@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS tasks_recorder_records (
     failure_kind smallint,
     failure_message text,
     failed_at timestamptz,
+    watched boolean NOT NULL DEFAULT false,
     PRIMARY KEY (recorder, id)
 ) WITH (fillfactor = 80);
 ";
@@ -56,6 +57,13 @@ macro_rules! effective {
         "(CASE WHEN state = 0 AND lease_until < clock_timestamp() THEN 3 \
               WHEN state = 2 AND lease_until < clock_timestamp() THEN 1 \
               ELSE state END)"
+    };
+}
+
+/// How long a row's lease has to run, in milliseconds by the database's clock.
+macro_rules! lease_left {
+    () => {
+        "(extract(epoch FROM (lease_until - clock_timestamp())) * 1000)::float8"
     };
 }
 
@@ -107,6 +115,8 @@ macro_rules! claim_on_conflict {
             ", ",
             if_launchable!("failed_at", "NULL"),
             ", ",
+            if_launchable!("watched", "false"),
+            ", ",
             if_launchable!("state", "0"),
             " RETURNING r.id, r.state, r.attempts, \
              coalesce(r.owner = $3 AND r.claim = $5, false) AS won"
@@ -125,19 +135,28 @@ pub(crate) const CLAIM: &str = concat!(
     claim_on_conflict!()
 );
 
-/// The functions of schema version 2: the batched ends and renewals. Each finds its rows
-/// one by one through the primary key, in the order of its arrays (the caller sorts them by
-/// key, the lock order of every statement that locks many rows), inside one statement and
-/// one commit. A join of the arrays with the table would leave the plan to the statistics:
-/// on a new table, without any, the planner scanned every row of the recorder for each id,
-/// and an end of 2,000 attempts took seconds, past their leases. Idempotent.
-pub(crate) const FUNCTIONS: &str = "
+/// What versions 2 and 3 add to the tables of version 1. Idempotent.
+///
+/// - Version 3: `watched`, set by a waiter of another process on a `Working` row (see
+///   [`WATCH`]) and cleared by the next claim. An attempt's end notifies the recorder's
+///   channel only if its row is watched: an end nobody waits for elsewhere costs no
+///   `NOTIFY` (a lock at commit, and a wake-up of every listening connection).
+/// - Version 2: the functions of the batched ends and renewals. Each finds its rows one by
+///   one through the primary key, in the order of its arrays (the caller sorts them by key,
+///   the lock order of every statement that locks many rows), inside one statement and one
+///   commit. A join of the arrays with the table would leave the plan to the statistics: on a
+///   new table, without any, the planner scanned every row of the recorder for each id, and
+///   an end of 2,000 attempts took seconds, past their leases.
+pub(crate) const UPGRADE: &str = "
+ALTER TABLE tasks_recorder_records ADD COLUMN IF NOT EXISTS watched boolean NOT NULL DEFAULT false;
+
 CREATE OR REPLACE FUNCTION tasks_recorder_finish(
     p_recorder text, p_ids bytea[], p_attempts int4[], p_states int2[], p_kinds int2[],
     p_messages text[], p_owner text, p_channel text)
 RETURNS TABLE (done_id bytea, done_attempt int4) LANGUAGE plpgsql AS $f$
 DECLARE
-    changed boolean := false;
+    watched boolean;
+    notify boolean := false;
 BEGIN
     FOR i IN 1 .. coalesce(cardinality(p_ids), 0) LOOP
         UPDATE tasks_recorder_records AS r SET
@@ -146,15 +165,16 @@ BEGIN
             failed_at = CASE WHEN p_states[i] = 3 THEN clock_timestamp() END
         WHERE r.recorder = p_recorder AND r.id = p_ids[i] AND r.state = 0
           AND r.attempts = p_attempts[i] AND r.owner = p_owner
-          AND r.lease_until >= clock_timestamp();
+          AND r.lease_until >= clock_timestamp()
+        RETURNING r.watched INTO watched;
         IF FOUND THEN
-            changed := true;
+            notify := notify OR watched;
             done_id := p_ids[i];
             done_attempt := p_attempts[i];
             RETURN NEXT;
         END IF;
     END LOOP;
-    IF changed THEN
+    IF notify THEN
         PERFORM pg_notify(p_channel, p_owner);
     END IF;
 END $f$;
@@ -209,15 +229,16 @@ WITH done AS (
         failed_at = CASE WHEN $4::int2 = 3 THEN clock_timestamp() END
     WHERE r.recorder = $1 AND r.id = $2 AND r.state = 0
       AND r.attempts = $3::int4 AND r.owner = $7 AND r.lease_until >= clock_timestamp()
-    RETURNING r.id, r.attempts
+    RETURNING r.id, r.attempts, r.watched
 )
-SELECT d.id, d.attempts FROM done d CROSS JOIN (SELECT pg_notify($8, $7)) AS n";
+SELECT d.id, d.attempts FROM done d
+LEFT JOIN LATERAL (SELECT pg_notify($8, $7) WHERE d.watched) AS n ON true";
 
 /// Records the ends of a batch of attempts: `$1` recorder, `$2` ids (sorted), `$3` attempt
 /// numbers, `$4` new states (1 or 3), `$5` failure kinds, `$6` messages, `$7` owner, `$8`
 /// the recorder's notification channel. Fenced: a row changes only if it is still that
 /// attempt's, ours, and its lease has not run out. Returns the ids and attempts it changed,
-/// and notifies the recorder's channel once if it changed any.
+/// and notifies the recorder's channel once if any of them was watched (see [`UPGRADE`]).
 pub(crate) const FINISH: &str =
     "SELECT done_id, done_attempt FROM tasks_recorder_finish($1, $2, $3, $4, $5, $6, $7, $8)";
 
@@ -268,14 +289,27 @@ pub(crate) const STATE: &str = concat!(
     "::int2 FROM tasks_recorder_records WHERE recorder = $1 AND id = $2"
 );
 
-/// One id's state, and how long its lease has to run if it is `Working` (milliseconds, by
-/// the database's clock): `$1` recorder, `$2` id.
+/// One id's state, how long its lease has to run if it is `Working` (milliseconds, by the
+/// database's clock), and whether it is watched: `$1` recorder, `$2` id.
 pub(crate) const STATE_AND_LEASE: &str = concat!(
     "SELECT ",
     effective!(),
-    "::int2, \
-     (extract(epoch FROM (lease_until - clock_timestamp())) * 1000)::float8 \
-     FROM tasks_recorder_records WHERE recorder = $1 AND id = $2"
+    "::int2, ",
+    lease_left!(),
+    ", watched FROM tasks_recorder_records WHERE recorder = $1 AND id = $2"
+);
+
+/// Marks the running attempt of an id as watched, so that its end notifies the recorder's
+/// channel: `$1` recorder, `$2` id. Returns how long its lease has to run, or no row if the
+/// id is no longer `Working` under an unexpired lease, or is watched already. The mark
+/// commits before the waiter sleeps, and the end locks the row after it: an end that
+/// commits later reads it and notifies.
+pub(crate) const WATCH: &str = concat!(
+    "UPDATE tasks_recorder_records SET watched = true \
+     WHERE recorder = $1 AND id = $2 AND state = 0 AND NOT watched \
+       AND lease_until >= clock_timestamp() \
+     RETURNING ",
+    lease_left!()
 );
 
 /// One id's record: `$1` recorder, `$2` id. The failure's age is in milliseconds; a lost

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{cluster, connect, unique_name, within};
+use support::{cluster, connect, stuck, unique_name, within};
 use tasks_recorder::{AsyncTasksRecorder, FailureKind, LaunchError, RevokeFailReason, TaskState};
 use tasks_recorder_postgres::{ErrorKind, PgRecorder};
 
@@ -262,6 +262,85 @@ async fn wait_and_cancel_work_across_recorders() {
     within("shutdown", owner.shutdown()).await;
 }
 
+/// Catches an end that does not notify the processes waiting for it: its owner's lease is
+/// longer than the failure detector, so a waiter that missed the notification (and would
+/// wake only when the lease runs out) is reported stuck. Every waiter, in two other
+/// processes, waits for the row to be watched before the attempt ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_wakes_every_waiter_of_other_processes() {
+    let db = cluster();
+    let name = unique_name("watched");
+    let owner = PgRecorder::<String>::builder()
+        .lease(stuck() * 10)
+        .connect(db.url(), &name)
+        .await
+        .expect("connect");
+    let others: Vec<PgRecorder<String>> = vec![
+        connect(db.url(), &name).await,
+        connect(db.url(), &name).await,
+    ];
+    let (admin, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .expect("admin connection");
+    tokio::spawn(connection);
+    let watched = || async {
+        admin
+            .query_one(
+                "SELECT watched FROM tasks_recorder_records WHERE recorder = $1 AND id = $2",
+                &[&name, &"a".as_bytes()],
+            )
+            .await
+            .expect("read the row")
+            .get::<_, bool>(0)
+    };
+    for attempt in 1..=2 {
+        let (release, released) = tokio::sync::oneshot::channel::<bool>();
+        owner
+            .launch("a".to_string(), async move {
+                match released.await {
+                    Ok(true) => Ok(()),
+                    _ => Err(()),
+                }
+            })
+            .await
+            .unwrap()
+            .map_err(drop)
+            .expect("launched");
+        // A new attempt is not watched, even if the last one was.
+        assert!(!watched().await, "attempt {attempt} starts watched");
+        let waiters: Vec<_> = [0, 0, 1]
+            .into_iter()
+            .map(|i| {
+                let other = others[i].clone();
+                tokio::spawn(async move { other.wait("a").await })
+            })
+            .collect();
+        within("the row becomes watched", async {
+            while !watched().await {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        // The first attempt fails, the second succeeds.
+        release.send(attempt == 2).expect("the task waits");
+        let expected = if attempt == 2 {
+            TaskState::Success
+        } else {
+            TaskState::Failed
+        };
+        for waiter in waiters {
+            assert_eq!(
+                within("a waiter of another process", waiter)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+                expected
+            );
+        }
+    }
+    within("shutdown", owner.shutdown()).await;
+}
+
 /// Catches a store that ignores the recorder's id type or lets a second type share a name,
 /// and errors that do not say what failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,8 +502,8 @@ async fn many_running_attempts_keep_their_leases() {
 }
 
 /// Catches a migration that leaves a database of an older schema unusable (version 1 had
-/// the tables but not the functions that record ends and renew leases), and a process that
-/// runs against a schema newer than it knows.
+/// the tables but not the functions that record ends and renew leases, nor the `watched`
+/// column of version 3), and a process that runs against a schema newer than it knows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_schema_is_migrated_and_a_newer_one_refused() {
     let db = cluster();
@@ -450,6 +529,7 @@ async fn an_older_schema_is_migrated_and_a_newer_one_refused() {
     drop(connect::<u64>(&url, "old").await);
     own.batch_execute(
         "DROP FUNCTION tasks_recorder_finish; DROP FUNCTION tasks_recorder_renew; \
+         ALTER TABLE tasks_recorder_records DROP COLUMN watched; \
          UPDATE tasks_recorder_schema SET version = 1",
     )
     .await
