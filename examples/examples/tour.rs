@@ -302,6 +302,11 @@ fn accepted<F>(tally: &Tally, id: u64, launch: Result<(), LaunchError<F>>) -> bo
             tally.surprise("launch refused as closed", id);
             false
         }
+        // The tour bounds no queue.
+        Err(_) => {
+            tally.surprise("launch refused", id);
+            false
+        }
     }
 }
 

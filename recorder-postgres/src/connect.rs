@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tasks_recorder::store::Machinery;
+use tasks_recorder::store::{Limits, Machinery};
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +38,7 @@ pub struct PgBuilder<T> {
     lease: Duration,
     pool_size: usize,
     max_concurrency: Option<usize>,
+    rate: Option<(u32, Duration, u32)>,
     max_failed: Option<i64>,
     operation_timeout: Duration,
     token: Option<CancellationToken>,
@@ -53,6 +54,7 @@ impl<T: PgId> Default for PgBuilder<T> {
             lease: Duration::from_secs(30),
             pool_size: 16,
             max_concurrency: None,
+            rate: None,
             max_failed: None,
             operation_timeout: Duration::from_secs(30),
             token: None,
@@ -88,6 +90,15 @@ impl<T: PgId> PgBuilder<T> {
     /// the default), as [`tasks_recorder::Builder::max_concurrency`].
     pub fn max_concurrency(mut self, limit: usize) -> Self {
         self.max_concurrency = (limit != 0).then_some(limit);
+        self
+    }
+
+    /// At most `starts` attempts of this process start per `per`, after a burst of `burst`,
+    /// as [`tasks_recorder::Builder::rate_limit`]. The limit is per process: each replica
+    /// has its own bucket. A queued attempt holds its id (`Working`, under a lease) while it
+    /// waits.
+    pub fn rate_limit(mut self, starts: u32, per: Duration, burst: u32) -> Self {
+        self.rate = (starts != 0).then_some((starts, per, burst));
         self
     }
 
@@ -180,8 +191,16 @@ impl<T: PgId> PgBuilder<T> {
         let (ends, queued_ends) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let shared = Arc::new(Shared {
-            machinery: Machinery::new(Arc::from(name), self.max_concurrency, self.token.clone())
-                .with_timeouts(self.timeout, self.cancel_grace),
+            machinery: Machinery::new(
+                Arc::from(name),
+                Limits {
+                    max_concurrency: self.max_concurrency,
+                    rate: self.rate,
+                    max_queued: None,
+                },
+                self.token.clone(),
+            )
+            .with_timeouts(self.timeout, self.cancel_grace),
             pool,
             batch_pool,
             renew_pool,

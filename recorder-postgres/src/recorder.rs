@@ -78,6 +78,9 @@ pub(crate) fn compatible<Fut>(refusal: LaunchError<Fut>) -> (TaskState, Fut) {
         LaunchError::AlreadyRunning(task) => (TaskState::Working, task),
         LaunchError::AlreadySucceeded(task) => (TaskState::Success, task),
         LaunchError::Closed(task) => (TaskState::NotFound, task),
+        // `QueueFull`: this recorder bounds no queue (`max_queued`), so it never refuses this
+        // way; the id was not looked at.
+        other => (TaskState::NotFound, other.into_task()),
     }
 }
 
@@ -144,6 +147,7 @@ impl<T: PgId> PgRecorder<T> {
             relaunch: attempt > 1,
         });
         let run = Arc::new(running());
+        shared.machinery.enqueue(&run);
         shared.local().insert(
             key,
             Local {
@@ -391,7 +395,17 @@ impl<T: PgId> PgRecorder<T> {
             }
             _ => None,
         };
-        Ok(Some(task_info(state, attempts.max(0) as u32, failure)))
+        // Only the process that runs an attempt knows whether it waits for its turn.
+        let queued = state == TaskState::Working
+            && shared.local().get(key.as_ref()).is_some_and(|local| {
+                i64::from(local.attempt) == i64::from(attempts) && local.run.is_queued()
+            });
+        Ok(Some(task_info(
+            state,
+            attempts.max(0) as u32,
+            failure,
+            queued,
+        )))
     }
 
     /// Revokes the success of `id` by running `revoke_task` in this process; as
@@ -686,7 +700,7 @@ impl<T: PgId> PgRecorder<T> {
     pub async fn counters(&self) -> Result<Counters, Error> {
         const OPERATION: &str = "counters";
         let shared = self.shared();
-        let mut counters = shared.machinery.tally().snapshot();
+        let mut counters = shared.machinery.counters();
         let row = shared
             .query_opt(OPERATION, None, sql::GAUGES, &[&shared.settings.name])
             .await?;

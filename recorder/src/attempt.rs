@@ -15,7 +15,9 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::context::{self, Current};
 use crate::running::{Running, Stop};
+use crate::schedule::QueueSlot;
 use crate::store::Store;
+use crate::tally::Event;
 use crate::trace;
 use crate::transition::Outcome;
 
@@ -37,6 +39,9 @@ where
     /// The running side of the attempt's record: its waiters are woken when the guard drops,
     /// even if the record could not be settled (see [`Running::release`]).
     run: Arc<Running>,
+    /// Its place among the queued attempts, if their number is bounded: given back when the
+    /// attempt starts or ends.
+    slot: Option<QueueSlot>,
     /// Counts the attempt as running for shutdown; released after the record is settled
     /// (fields drop after `Drop::drop`), so a finished shutdown sees every record settled.
     _running: TaskTrackerToken,
@@ -63,8 +68,14 @@ where
             finished: false,
             handed_over: false,
             run,
+            slot: None,
             _running: running,
         }
+    }
+
+    /// Holds `slot`, a place among the queued attempts, until the attempt starts or ends.
+    pub(crate) fn hold_slot(&mut self, slot: Option<QueueSlot>) {
+        self.slot = slot;
     }
 
     /// The attempt's number (its fencing token in a shared store).
@@ -120,17 +131,24 @@ where
             .await;
     }
 
-    /// Runs `body` (which runs and finishes the attempt) after waiting for a permit of the
-    /// concurrency limit, if any, and for at most `timeout` from then.
-    async fn limited<B, F>(self, timeout: Option<Duration>, body: B)
+    /// Runs `body` (which runs and finishes the attempt) after waiting for its turn under the
+    /// concurrency and rate limits, if any, and for at most `timeout` from then.
+    async fn limited<B, F>(mut self, timeout: Option<Duration>, body: B)
     where
         B: FnOnce(Self) -> F,
         F: Future<Output = ()>,
     {
         let store = Arc::clone(&self.store);
-        // The semaphore is never closed, so `acquire` cannot fail.
-        let _permit = match &store.machinery().limit {
-            Some(limit) => limit.acquire().await.ok(),
+        let _turn = match &store.machinery().schedule {
+            Some(schedule) => {
+                // Queued since its claim (`Machinery::enqueue`); an end before its turn is
+                // counted by the guard.
+                let turn = schedule.turn().await;
+                self.run.set_queued(false);
+                self.slot = None;
+                store.machinery().tally.count(Event::Started);
+                Some(turn)
+            }
             None => None,
         };
         match timeout {
@@ -204,9 +222,19 @@ where
         }
     }
 
+    /// Counts an attempt that ends before its turn came (cancelled, dropped or shut down
+    /// while queued), so that it leaves the queued gauge.
+    fn count_if_queued(&self) {
+        if self.run.is_queued() {
+            self.run.set_queued(false);
+            self.store.machinery().tally.count(Event::EndedQueued);
+        }
+    }
+
     /// Records how the attempt ended.
     fn finish(mut self, outcome: Outcome) {
         self.finished = true;
+        self.count_if_queued();
         self.store
             .settle(&self.id, self.attempt, outcome, &self.run);
         self.handed_over = true;
@@ -220,6 +248,7 @@ where
 {
     fn drop(&mut self) {
         if !self.finished {
+            self.count_if_queued();
             self.store
                 .settle(&self.id, self.attempt, Outcome::Abandoned, &self.run);
             self.handed_over = true;
@@ -280,7 +309,7 @@ where
         let span = trace::task_span(&attempt);
         let machinery = attempt.store.machinery();
         let timeout = timeout.or(machinery.timeout);
-        let plain = machinery.limit.is_none() && timeout.is_none();
+        let plain = machinery.schedule.is_none() && timeout.is_none();
         let spawned = match (machinery.token.clone(), plain) {
             (None, true) => tokio::spawn(trace::in_span(attempt.run(task, describe), span)),
             (None, false) => tokio::spawn(trace::in_span(

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::store::Limits;
 use crate::AsyncTasksRecorder;
 
 /// Builds an [`AsyncTasksRecorder`] with options; made by [`AsyncTasksRecorder::builder`].
@@ -39,7 +40,7 @@ pub struct Builder<T> {
 /// Everything a [`Builder`] sets.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
-    pub(crate) max_concurrency: Option<usize>,
+    pub(crate) limits: Limits,
     pub(crate) token: Option<CancellationToken>,
     pub(crate) transitions_capacity: usize,
     pub(crate) max_failed: Option<usize>,
@@ -62,7 +63,7 @@ where
     pub fn new() -> Self {
         Builder {
             options: Options {
-                max_concurrency: None,
+                limits: Limits::default(),
                 token: None,
                 transitions_capacity: TRANSITIONS_CAPACITY,
                 max_failed: None,
@@ -80,8 +81,81 @@ where
     /// while they wait. `0` means no limit (the default), and so does any limit above
     /// [`Semaphore::MAX_PERMITS`].
     pub fn max_concurrency(mut self, limit: usize) -> Self {
-        self.options.max_concurrency =
+        self.options.limits.max_concurrency =
             (limit != 0 && limit <= Semaphore::MAX_PERMITS).then_some(limit);
+        self
+    }
+
+    /// At most `starts` attempts start their future per `per`, on average, after a burst of
+    /// up to `burst` at once (a token bucket: it holds `burst` starts, and refills one every
+    /// `per / starts`). An attempt waits for the rate limit after its place under the
+    /// [concurrency limit](Self::max_concurrency), if any, so starts never exceed the rate.
+    /// While it waits it is queued ([`TaskInfo::queued`](crate::TaskInfo::queued)): `Working`,
+    /// cancellable, not started. `starts` of `0` (or a `per` so short that a start would take
+    /// no time) sets no rate limit, the default; a `burst` of `0` is taken as 1.
+    ///
+    /// The bucket runs on tokio's clock, so paused time (`tokio::time::pause`) drives it:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_recorder::AsyncTasksRecorder;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // 10 starts per second, at most 5 at once.
+    /// let calls: AsyncTasksRecorder<u32> = AsyncTasksRecorder::builder()
+    ///     .rate_limit(10, Duration::from_secs(1), 5)
+    ///     .build();
+    /// let start = tokio::time::Instant::now();
+    /// for id in 0..25 {
+    ///     calls.try_launch(id, async { Ok::<_, ()>(()) }).await.unwrap();
+    /// }
+    /// for id in 0..25 {
+    ///     calls.wait(&id).await;
+    /// }
+    /// // 5 at once, then 20 more at 10 per second.
+    /// assert!(start.elapsed() >= Duration::from_secs(2));
+    /// # }
+    /// ```
+    pub fn rate_limit(mut self, starts: u32, per: Duration, burst: u32) -> Self {
+        self.options.limits.rate = (starts != 0).then_some((starts, per, burst));
+        self
+    }
+
+    /// At most `limit` attempts wait for their turn under the
+    /// [concurrency limit](Self::max_concurrency) or the [rate limit](Self::rate_limit)
+    /// (queued attempts). When that many are queued,
+    /// [`try_launch`](AsyncTasksRecorder::try_launch) and
+    /// [`try_launch_block`](AsyncTasksRecorder::try_launch_block) refuse with
+    /// [`LaunchError::QueueFull`](crate::LaunchError::QueueFull), handing the future back,
+    /// and every other launch form waits for room before it claims the id (back-pressure:
+    /// a producer goes no faster than the tasks start). A launch waiting for room has claimed
+    /// nothing: dropping it launches nothing. Room is given in launch order. `0` means no
+    /// bound (the default); so does any bound above [`Semaphore::MAX_PERMITS`]. Without
+    /// either limit nothing ever waits, and this bounds nothing.
+    ///
+    /// ```
+    /// use tasks_recorder::{AsyncTasksRecorder, LaunchError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let imports: AsyncTasksRecorder<u32> = AsyncTasksRecorder::builder()
+    ///     .max_concurrency(1)
+    ///     .max_queued(1)
+    ///     .build();
+    /// let (release, released) = tokio::sync::oneshot::channel::<()>();
+    /// imports.try_launch(1, async move { released.await.map_err(drop) }).await.unwrap();
+    /// tokio::task::yield_now().await; // 1 starts and holds the only place
+    /// imports.try_launch(2, async { Ok::<_, ()>(()) }).await.unwrap(); // queued
+    /// let refused = imports.try_launch(3, async { Ok::<_, ()>(()) }).await;
+    /// assert!(matches!(refused, Err(LaunchError::QueueFull(_))));
+    /// release.send(()).unwrap();
+    /// // `launch` waits for room instead of refusing.
+    /// assert!(imports.launch(3, async { Ok::<_, ()>(()) }).await.is_ok());
+    /// # }
+    /// ```
+    pub fn max_queued(mut self, limit: usize) -> Self {
+        self.options.limits.max_queued = (limit != 0).then_some(limit);
         self
     }
 

@@ -17,6 +17,11 @@ pub struct TaskInfo {
     pub attempts: u32,
     /// Why the last attempt failed, when `state` is [`TaskState::Failed`].
     pub failure: Option<Failure>,
+    /// The id is `Working` with an attempt that waits for its turn under the concurrency or
+    /// rate limit, and has not started its future yet (see
+    /// [`Builder::max_concurrency`](crate::Builder::max_concurrency) and
+    /// [`Builder::rate_limit`](crate::Builder::rate_limit)). Always `false` for other states.
+    pub queued: bool,
 }
 
 /// Why an attempt failed.
@@ -134,6 +139,11 @@ pub struct Transition<T> {
 pub struct Counters {
     /// Counter: attempts started (launches accepted).
     pub launched_total: u64,
+    /// Counter: attempts that got their turn under the concurrency and rate limits and began
+    /// to run their future (Dynamo's "started"; `launched_total` is its "issued"). Without
+    /// either limit, every launched attempt starts at once, and this equals
+    /// `launched_total`.
+    pub started_total: u64,
     /// Counter: launches refused because the id was running.
     pub refused_running_total: u64,
     /// Counter: launches refused because the id had succeeded.
@@ -172,8 +182,11 @@ pub struct Counters {
     /// [`mark_all_succeeded`](crate::AsyncTasksRecorder::mark_all_succeeded) (marks refused,
     /// or of ids that had succeeded already, are not counted).
     pub marked_succeeded_total: u64,
-    /// Gauge: ids `Working` now.
+    /// Gauge: ids `Working` now, queued ones included.
     pub working_now: u64,
+    /// Gauge: attempts waiting for their turn now ([`TaskInfo::queued`]): launched, neither
+    /// started nor ended. A backlog shows here; slow tasks show in `working_now` alone.
+    pub queued_now: u64,
     /// Gauge: ids `Success` now (revoking ones included).
     pub success_now: u64,
     /// Gauge: ids `Failed` now.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::running::Running;
+use crate::store::QueueSlot;
 use crate::transition::LaunchRefusal;
 use crate::{AsyncTasksRecorder, LaunchError, TaskState};
 
@@ -24,13 +25,14 @@ where
         task: Fut,
         describe: fn(&E) -> Option<String>,
         timeout: Option<Duration>,
+        slot: Option<QueueSlot>,
     ) -> Result<(), (LaunchRefusal, Fut)>
     where
         Fut: Future<Output = Result<R, E>> + Send + 'static,
         R: Send + 'static,
         E: Send + 'static,
     {
-        let mut claimed = self.claim(task_id, task, Running::spawned)?;
+        let mut claimed = self.claim(task_id, task, Running::spawned, slot)?;
         claimed.timeout = timeout;
         claimed.spawn(describe);
         Ok(())
@@ -45,6 +47,7 @@ where
         task: Fut,
         describe: fn(&E) -> Option<String>,
         timeout: Option<Duration>,
+        slot: Option<QueueSlot>,
     ) -> Result<(), (LaunchRefusal, Fut)>
     where
         Fut: Future<Output = Result<R, E>>,
@@ -53,7 +56,7 @@ where
             Some(token) => token.child_token(),
             None => CancellationToken::new(),
         };
-        let mut claimed = self.claim(task_id, task, || Running::inline(cancel.clone()))?;
+        let mut claimed = self.claim(task_id, task, || Running::inline(cancel.clone()), slot)?;
         claimed.timeout = timeout;
         claimed.run_inline(cancel, describe).await;
         Ok(())
@@ -106,7 +109,8 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.spawn(task_id, task, no_text, None)
+        let slot = self.inner.machinery.room().await;
+        self.spawn(task_id, task, no_text, None, slot)
             .map_err(compatible_refusal)
     }
 
@@ -123,7 +127,10 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.spawn(task_id, task, no_text, None)
+        let Ok(slot) = self.inner.machinery.try_room() else {
+            return Err(LaunchError::QueueFull(task));
+        };
+        self.spawn(task_id, task, no_text, None, slot)
             .map_err(launch_error)
     }
 
@@ -145,7 +152,8 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.run_inline(task_id, task, no_text, None)
+        let slot = self.inner.machinery.room().await;
+        self.run_inline(task_id, task, no_text, None, slot)
             .await
             .map_err(compatible_refusal)
     }
@@ -188,7 +196,8 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.spawn(task_id, task, no_text, Some(timeout))
+        let slot = self.inner.machinery.room().await;
+        self.spawn(task_id, task, no_text, Some(timeout), slot)
             .map_err(launch_error)
     }
 
@@ -202,7 +211,10 @@ where
     where
         Fut: Future<Output = Result<R, E>>,
     {
-        self.run_inline(task_id, task, no_text, None)
+        let Ok(slot) = self.inner.machinery.try_room() else {
+            return Err(LaunchError::QueueFull(task));
+        };
+        self.run_inline(task_id, task, no_text, None, slot)
             .await
             .map_err(launch_error)
     }
@@ -225,7 +237,8 @@ where
         R: Send + 'static,
         E: fmt::Display + Send + 'static,
     {
-        self.spawn(task_id, task, error_text, None)
+        let slot = self.inner.machinery.room().await;
+        self.spawn(task_id, task, error_text, None, slot)
             .map_err(compatible_refusal)
     }
 
@@ -240,7 +253,8 @@ where
         Fut: Future<Output = Result<R, E>>,
         E: fmt::Display,
     {
-        self.run_inline(task_id, task, error_text, None)
+        let slot = self.inner.machinery.room().await;
+        self.run_inline(task_id, task, error_text, None, slot)
             .await
             .map_err(compatible_refusal)
     }

@@ -198,6 +198,7 @@ mod retention;
 mod retry;
 mod revoke;
 mod running;
+mod schedule;
 mod seeding;
 mod state;
 #[doc(hidden)]

@@ -18,6 +18,7 @@ where
     /// | metric | kind | labels |
     /// |---|---|---|
     /// | `tasks_recorder_launched_total` | counter | |
+    /// | `tasks_recorder_started_total` | counter | |
     /// | `tasks_recorder_refused_total` | counter | `reason`: `running`, `succeeded`, `closed` |
     /// | `tasks_recorder_finished_total` | counter | `outcome`: `succeeded`, `failed`, `panicked`, `cancelled`, `dropped`, `lost`, `timed_out` |
     /// | `tasks_recorder_revoked_total` | counter | |
@@ -25,6 +26,11 @@ where
     /// | `tasks_recorder_removed_total` | counter | |
     /// | `tasks_recorder_marked_total` | counter | |
     /// | `tasks_recorder_tasks` | gauge | `state`: `working`, `success`, `failed` |
+    /// | `tasks_recorder_queued` | gauge | |
+    ///
+    /// `launched` counts the attempts issued, `started` those that got their turn under the
+    /// concurrency and rate limits, and `tasks_recorder_queued` those waiting for it now
+    /// (they are among the `working` ones).
     ///
     /// Counters are set to their absolute values, so calling this often (say from a
     /// [`tokio::time::interval`] loop, or right before a scrape) costs a few atomic loads and
@@ -34,6 +40,8 @@ where
         let name = self.name().to_owned();
         counter!("tasks_recorder_launched_total", "recorder" => name.clone())
             .absolute(c.launched_total);
+        counter!("tasks_recorder_started_total", "recorder" => name.clone())
+            .absolute(c.started_total);
         for (reason, value) in [
             ("running", c.refused_running_total),
             ("succeeded", c.refused_succeeded_total),
@@ -56,6 +64,8 @@ where
         }
         counter!("tasks_recorder_revoked_total", "recorder" => name.clone())
             .absolute(c.revoked_total);
+        counter!("tasks_recorder_fenced_total", "recorder" => name.clone())
+            .absolute(c.fenced_total);
         counter!("tasks_recorder_removed_total", "recorder" => name.clone())
             .absolute(c.removed_total);
         counter!("tasks_recorder_marked_total", "recorder" => name.clone())
@@ -68,5 +78,6 @@ where
             gauge!("tasks_recorder_tasks", "recorder" => name.clone(), "state" => state)
                 .set(value as f64);
         }
+        gauge!("tasks_recorder_queued", "recorder" => name.clone()).set(c.queued_now as f64);
     }
 }

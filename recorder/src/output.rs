@@ -217,8 +217,9 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
+        let slot = self.inner.machinery.room().await;
         let claimed = self
-            .claim(task_id, task, Running::spawned)
+            .claim(task_id, task, Running::spawned, slot)
             .map_err(launch_error)?;
         let (claimed, handle) = with_output(claimed);
         claimed.spawn(no_text);
@@ -268,7 +269,8 @@ where
             Some(token) => token.child_token(),
             None => CancellationToken::new(),
         };
-        let claimed = self.claim(task_id, task, || Running::inline(cancel.clone()))?;
+        let slot = self.inner.machinery.room().await;
+        let claimed = self.claim(task_id, task, || Running::inline(cancel.clone()), slot)?;
         let (mut claimed, handle) = with_output(claimed);
         claimed.timeout = timeout;
         claimed.run_inline(cancel, no_text).await;

@@ -164,11 +164,12 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
+        let slot = self.inner.machinery.room().await;
         let launched = if launch.block {
-            self.run_inline(id, task, launch.describe, launch.timeout)
+            self.run_inline(id, task, launch.describe, launch.timeout, slot)
                 .await
         } else {
-            self.spawn(id, task, launch.describe, launch.timeout)
+            self.spawn(id, task, launch.describe, launch.timeout, slot)
         };
         Ok(refused_state(launched.map_err(compatible_refusal)))
     }
@@ -397,8 +398,9 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
+        let slot = self.inner.machinery.room().await;
         let launched = self
-            .claim(id, make, crate::running::Running::spawned)
+            .claim(id, make, crate::running::Running::spawned, slot)
             .map(|mut claimed| {
                 claimed.timeout = launch.timeout;
                 let describe = policy.describe();
@@ -479,8 +481,9 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
+        let slot = self.inner.machinery.room().await;
         let claimed = self
-            .claim(id, task, crate::running::Running::spawned)
+            .claim(id, task, crate::running::Running::spawned, slot)
             .map_err(|refused| compatible_refusal(refused).0)?;
         let (mut claimed, handle) = crate::output::with_output(claimed);
         claimed.timeout = launch.timeout;

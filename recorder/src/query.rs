@@ -61,7 +61,7 @@ where
     /// The recorder's counters and gauges: a few atomic loads, no lock. See [`Counters`] for
     /// what each counts and how exact a snapshot is.
     pub fn counters(&self) -> Counters {
-        self.inner.machinery.tally.snapshot()
+        self.inner.machinery.counters()
     }
 
     /// A stream of every state change from now on, as [`Transition`]s: `NotFound` or `Failed`

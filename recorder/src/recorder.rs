@@ -16,7 +16,7 @@ use crate::attempt::{Attempt, Claimed};
 use crate::builder::Options;
 use crate::info::Transition;
 use crate::running::Running;
-use crate::store::{Machinery, Store};
+use crate::store::{Machinery, QueueSlot, Store};
 use crate::tally::Event;
 use crate::transition::{self, LaunchRefusal, Outcome, Record};
 use crate::{Builder, TaskState};
@@ -180,7 +180,7 @@ where
 
     pub(crate) fn from_options(options: Options, describe_id: Option<fn(&T) -> String>) -> Self {
         let Options {
-            max_concurrency,
+            limits,
             token,
             transitions_capacity,
             max_failed,
@@ -191,8 +191,7 @@ where
         let inner = Arc::new(Inner {
             records: scc::HashMap::with_hasher(IdHasher::default()),
             failed: scc::HashSet::with_hasher(IdHasher::default()),
-            machinery: Machinery::new(name, max_concurrency, token)
-                .with_timeouts(timeout, cancel_grace),
+            machinery: Machinery::new(name, limits, token).with_timeouts(timeout, cancel_grace),
             transitions: OnceLock::new(),
             transitions_capacity,
             max_failed,
@@ -205,7 +204,8 @@ where
     /// id's entry lock, asks the state machine whether a new attempt starts; if so, stores the
     /// `Working` record, built from `running`, and returns the attempt's guard (with the id
     /// cloned once, for the guard to find the record again). Otherwise hands `task` back with
-    /// the reason.
+    /// the reason. The attempt holds `slot`, its place among the queued attempts, taken
+    /// before the claim ([`Machinery::room`], or [`Machinery::try_room`] for a `try_` form).
     ///
     /// The id is cloned before anything is stored or counted, so a `Clone` that panics leaves
     /// the id as it was. Nothing that could drop an attempt (a spawn) runs while the entry is
@@ -215,6 +215,7 @@ where
         task_id: T,
         task: F,
         running: impl FnOnce() -> Running,
+        slot: Option<QueueSlot>,
     ) -> Result<Claimed<T, Inner<T>, F>, (LaunchRefusal, F)> {
         let entry = self.inner.records.entry_sync(task_id);
         let current = match &entry {
@@ -248,6 +249,7 @@ where
             Entry::Vacant(vacant) => vacant.key().clone(),
         };
         let run = Arc::new(running());
+        self.inner.machinery.enqueue(&run);
         let record = Record::Working {
             attempts: attempt,
             run: Arc::clone(&run),
@@ -268,13 +270,14 @@ where
         });
         self.inner.publish(&id, from, TaskState::Working);
         let running = running_token.unwrap_or_else(|| self.inner.machinery.tracker.token());
-        let guard = Attempt::new(
+        let mut guard = Attempt::new(
             Arc::clone(&self.inner),
             id,
             attempt,
             Arc::clone(&run),
             running,
         );
+        guard.hold_slot(slot);
         Ok(Claimed {
             attempt: guard,
             run,

@@ -215,8 +215,9 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
+        let slot = self.inner.machinery.room().await;
         let claimed = self
-            .claim(task_id, make, Running::spawned)
+            .claim(task_id, make, Running::spawned, slot)
             .map_err(launch_error)?;
         let describe = policy.describe();
         claimed.spawn_retrying(policy, describe);

@@ -29,6 +29,8 @@ pub struct Running {
     signalled: AtomicBool,
     /// The recorder asked for the attempt's future to be dropped (see [`Canceller::Spawned`]).
     dropping: AtomicBool,
+    /// The attempt waits for its turn (see [`crate::schedule`]).
+    queued: AtomicBool,
 }
 
 const NOT_STOPPED: u8 = 0;
@@ -85,7 +87,18 @@ impl Running {
             signal: OnceLock::new(),
             signalled: AtomicBool::new(false),
             dropping: AtomicBool::new(false),
+            queued: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the attempt waits for its turn and has not started its future.
+    pub fn is_queued(&self) -> bool {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Marks the attempt as waiting for its turn, or as started.
+    pub(crate) fn set_queued(&self, queued: bool) {
+        self.queued.store(queued, Ordering::Relaxed);
     }
 
     /// Hands over the abort handle of the spawned attempt; aborts at once if a cancel came

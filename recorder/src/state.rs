@@ -85,7 +85,9 @@ where
 
 /// Why [`try_launch`](crate::AsyncTasksRecorder::try_launch) (or
 /// [`try_launch_block`](crate::AsyncTasksRecorder::try_launch_block)) refused a launch; the
-/// task's future is handed back unpolled in every case.
+/// task's future is handed back unpolled in every case. New reasons may be added: match
+/// with a wildcard arm.
+#[non_exhaustive]
 pub enum LaunchError<Fut> {
     /// Another attempt of the id is running ([`TaskState::Working`]).
     AlreadyRunning(Fut),
@@ -94,6 +96,10 @@ pub enum LaunchError<Fut> {
     /// The recorder is closed (by [`close`](crate::AsyncTasksRecorder::close), a shutdown, or
     /// its cancellation token) and accepts no new attempt. The id is `NotFound` or `Failed`.
     Closed(Fut),
+    /// As many attempts as [`Builder::max_queued`](crate::Builder::max_queued) allows wait for
+    /// their turn already; the id was not looked at. Launch forms that are not `try_` wait for
+    /// room instead.
+    QueueFull(Fut),
 }
 
 impl<Fut> LaunchError<Fut> {
@@ -102,7 +108,8 @@ impl<Fut> LaunchError<Fut> {
         match self {
             LaunchError::AlreadyRunning(task)
             | LaunchError::AlreadySucceeded(task)
-            | LaunchError::Closed(task) => task,
+            | LaunchError::Closed(task)
+            | LaunchError::QueueFull(task) => task,
         }
     }
 
@@ -111,6 +118,7 @@ impl<Fut> LaunchError<Fut> {
             LaunchError::AlreadyRunning(_) => "the task is already running",
             LaunchError::AlreadySucceeded(_) => "the task has already succeeded",
             LaunchError::Closed(_) => "the recorder is closed",
+            LaunchError::QueueFull(_) => "too many launches wait for their turn",
         }
     }
 }
@@ -121,6 +129,7 @@ impl<Fut> fmt::Debug for LaunchError<Fut> {
             LaunchError::AlreadyRunning(_) => "AlreadyRunning",
             LaunchError::AlreadySucceeded(_) => "AlreadySucceeded",
             LaunchError::Closed(_) => "Closed",
+            LaunchError::QueueFull(_) => "QueueFull",
         };
         f.debug_tuple(name).finish_non_exhaustive()
     }

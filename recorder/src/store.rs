@@ -2,7 +2,7 @@
 //!
 //! The machinery exists once, in this crate: the guard that settles a record whatever happens
 //! to the future ([`Attempt`]), the running side of an attempt that cancels it and wakes its
-//! waiters ([`Running`]), the concurrency limit, the cancellation token, the shutdown
+//! waiters ([`Running`]), the schedule (concurrency and rate limits, the bounded queue), the cancellation token, the shutdown
 //! tracker and the counters ([`Machinery`]), and the launch flow that spawns an attempt or
 //! runs it inline ([`Claimed::spawn`], [`Claimed::run_inline`]). A store decides how a launch
 //! is claimed and keeps the records; it tells the machinery how an attempt ends through
@@ -22,10 +22,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::TaskTracker;
+
+use crate::schedule::Schedule;
+pub use crate::schedule::{QueueFull, QueueSlot};
 
 pub use crate::attempt::{panic_message, until_stopped, Attempt, Claimed, Revocation};
 pub use crate::running::{Running, Stop};
@@ -71,8 +73,9 @@ where
 pub struct Machinery {
     /// Counts running attempts (for shutdown); its closed flag is the recorder's.
     pub(crate) tracker: TaskTracker,
-    /// The concurrency limit, if any.
-    pub(crate) limit: Option<Semaphore>,
+    /// The concurrency limit, the rate limit and the bound on queued attempts; `None` if
+    /// attempts never wait for their turn.
+    pub(crate) schedule: Option<Schedule>,
     /// The token given to the builder: when cancelled, the recorder is closed, and every
     /// attempt stops at its next `.await` (each races its own future against the token, so
     /// this needs no watcher task and works from any runtime).
@@ -89,20 +92,27 @@ pub struct Machinery {
     pub(crate) cancel_grace: Duration,
 }
 
+/// When a recorder's attempts may start: what [`Machinery::new`] takes from a builder.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// At most this many attempts run their future at once.
+    pub max_concurrency: Option<usize>,
+    /// At most `.0` attempts start per `.1`, after a burst of `.2`.
+    pub rate: Option<(u32, Duration, u32)>,
+    /// At most this many attempts wait for their turn.
+    pub max_queued: Option<usize>,
+}
+
 /// The grace a cancelled task that watches its signal is given by default.
 pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 impl Machinery {
-    /// The machinery of a recorder named `name`, with at most `max_concurrency` futures
-    /// running at once (none if `None`), tied to `token` if given.
-    pub fn new(
-        name: Arc<str>,
-        max_concurrency: Option<usize>,
-        token: Option<CancellationToken>,
-    ) -> Self {
+    /// The machinery of a recorder named `name`, whose attempts wait for their turn under
+    /// `limits`, tied to `token` if given.
+    pub fn new(name: Arc<str>, limits: Limits, token: Option<CancellationToken>) -> Self {
         Machinery {
             tracker: TaskTracker::new(),
-            limit: max_concurrency.map(Semaphore::new),
+            schedule: Schedule::new(limits.max_concurrency, limits.rate, limits.max_queued),
             token,
             tally: Tally::default(),
             name,
@@ -117,6 +127,44 @@ impl Machinery {
         self.timeout = timeout;
         self.cancel_grace = cancel_grace;
         self
+    }
+
+    /// Marks a new attempt's `run` as queued if attempts wait for their turn here: it is, until
+    /// its turn comes. Called when the attempt is claimed, before its record is visible.
+    pub fn enqueue(&self, run: &Running) {
+        if self.schedule.is_some() {
+            run.set_queued(true);
+        }
+    }
+
+    /// A place among the queued attempts, once there is room, for a launch form that waits
+    /// (see [`Builder::max_queued`](crate::Builder::max_queued)); `None` if their number is
+    /// not bounded. Dropping the future takes nothing.
+    pub async fn room(&self) -> Option<QueueSlot> {
+        match &self.schedule {
+            Some(schedule) => schedule.slot().await,
+            None => None,
+        }
+    }
+
+    /// A place among the queued attempts at once, for a `try_` launch form; `Err` if none
+    /// is free.
+    pub fn try_room(&self) -> Result<Option<QueueSlot>, QueueFull> {
+        match &self.schedule {
+            Some(schedule) => schedule.try_slot(),
+            None => Ok(None),
+        }
+    }
+
+    /// The counters now: the tally's, with the queued and started ones of a recorder whose
+    /// attempts never wait (every attempt starts when it is launched).
+    pub fn counters(&self) -> crate::Counters {
+        let mut counters = self.tally.snapshot();
+        if self.schedule.is_none() {
+            counters.started_total = counters.launched_total;
+            counters.queued_now = 0;
+        }
+        counters
     }
 
     /// The grace of a cancelled task that watches its signal.
@@ -176,17 +224,20 @@ impl Machinery {
 
 pub use crate::context::{is_inside, is_inside_recorder};
 
-/// The record of an id as a store read it: `state`, `attempts`, and why its last attempt
-/// failed (`kind`, the message, and when) if it is `Failed`.
+/// The record of an id as a store read it: `state`, `attempts`, why its last attempt
+/// failed (`kind`, the message, and when) if it is `Failed`, and whether its attempt waits
+/// for its turn (`queued`).
 pub fn task_info(
     state: crate::TaskState,
     attempts: u32,
     failure: Option<(crate::FailureKind, Option<String>, std::time::Instant)>,
+    queued: bool,
 ) -> crate::TaskInfo {
     crate::TaskInfo {
         state,
         attempts,
         failure: failure.map(|(kind, message, at)| crate::Failure { kind, message, at }),
+        queued,
     }
 }
 

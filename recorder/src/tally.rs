@@ -41,6 +41,10 @@ pub struct Tally {
     lost: Counter,
     timed_out: Counter,
     retried: Counter,
+    /// Attempts that got their turn (counted only where attempts wait for it).
+    started: Counter,
+    /// Attempts that ended before their turn came.
+    ended_queued: Counter,
     fenced: Counter,
     revoked: Counter,
     removed: Counter,
@@ -72,6 +76,10 @@ pub enum Event {
     Revoked,
     /// A retrying attempt tried again.
     Retried,
+    /// A queued attempt got its turn and started.
+    Started,
+    /// A queued attempt ended before its turn came.
+    EndedQueued,
     /// An id was marked `Success` without running; `failed` if it was `Failed` (a lost
     /// attempt included), else it was `NotFound`.
     Marked {
@@ -106,6 +114,8 @@ impl Tally {
             Event::Fenced => self.fenced.add(),
             Event::Revoked => self.revoked.add(),
             Event::Retried => self.retried.add(),
+            Event::Started => self.started.add(),
+            Event::EndedQueued => self.ended_queued.add(),
             Event::Marked { failed } => {
                 self.marked.add();
                 if failed {
@@ -136,10 +146,13 @@ impl Tally {
         let timed_out = self.timed_out.get();
         let relaunched = self.relaunched.get();
         let marked_failed = self.marked_failed.get();
+        let ended_queued = self.ended_queued.get();
+        let started = self.started.get();
         let launched = self.launched.get();
         let failures = failed + panicked + cancelled + dropped + lost + timed_out;
         Counters {
             launched_total: launched,
+            started_total: started,
             refused_running_total: self.refused_running.get(),
             refused_succeeded_total: self.refused_succeeded.get(),
             refused_closed_total: self.refused_closed.get(),
@@ -156,6 +169,7 @@ impl Tally {
             removed_total: removed,
             marked_succeeded_total: marked,
             working_now: launched.saturating_sub(succeeded + failures),
+            queued_now: launched.saturating_sub(started + ended_queued),
             success_now: (succeeded + marked).saturating_sub(revoked),
             failed_now: failures.saturating_sub(relaunched + removed + marked_failed),
         }

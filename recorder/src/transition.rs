@@ -84,10 +84,12 @@ impl Record {
             | Record::Revoking { attempts } => (*attempts, None),
             Record::Failed { attempts, failure } => (*attempts, Some(Failure::clone(failure))),
         };
+        let queued = matches!(self, Record::Working { run, .. } if run.is_queued());
         TaskInfo {
             state: self.state(),
             attempts,
             failure,
+            queued,
         }
     }
 }

@@ -692,6 +692,7 @@ impl Harness {
                         LaunchError::AlreadyRunning(_) => "AlreadyRunning",
                         LaunchError::AlreadySucceeded(_) => "AlreadySucceeded",
                         LaunchError::Closed(_) => "Closed",
+                        _ => "QueueFull",
                     })
                 })
             } else {

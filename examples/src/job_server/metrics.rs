@@ -35,13 +35,20 @@ pub fn prometheus_text(name: &str, counters: &Counters) -> String {
     let c = counters;
     // (name, type, help, label, [(label value, value)])
     type Family<'a> = (&'a str, &'a str, &'a str, &'a str, Vec<(&'a str, u64)>);
-    let families: [Family<'_>; 7] = [
+    let families: [Family<'_>; 9] = [
         (
             "tasks_recorder_launched_total",
             "counter",
-            "Attempts started (launches accepted).",
+            "Attempts issued (launches accepted).",
             "",
             vec![("", c.launched_total)],
+        ),
+        (
+            "tasks_recorder_started_total",
+            "counter",
+            "Attempts that got their turn under the concurrency limit and started.",
+            "",
+            vec![("", c.started_total)],
         ),
         (
             "tasks_recorder_refused_total",
@@ -66,6 +73,7 @@ pub fn prometheus_text(name: &str, counters: &Counters) -> String {
                 ("cancelled", c.cancelled_total),
                 ("dropped", c.dropped_total),
                 ("lost", c.lost_total),
+                ("timed_out", c.timed_out_total),
             ],
         ),
         (
@@ -99,6 +107,13 @@ pub fn prometheus_text(name: &str, counters: &Counters) -> String {
                 ("success", c.success_now),
                 ("failed", c.failed_now),
             ],
+        ),
+        (
+            "tasks_recorder_queued",
+            "gauge",
+            "Attempts waiting for their turn now (among the working ones).",
+            "",
+            vec![("", c.queued_now)],
         ),
     ];
     let name = escape_label(name);

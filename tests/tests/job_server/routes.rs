@@ -180,6 +180,11 @@ async fn every_route_from_launch_to_drain() {
             "tasks_recorder_tasks{recorder=\"jobs\",state=\"success\"}",
             c.success_now,
         ),
+        (
+            "tasks_recorder_started_total{recorder=\"jobs\"}",
+            c.started_total,
+        ),
+        ("tasks_recorder_queued{recorder=\"jobs\"}", c.queued_now),
     ] {
         assert!(
             text.lines().any(|l| l == format!("{line} {value}")),
