@@ -3,11 +3,14 @@
 //!
 //! What it shows:
 //! - `Builder::max_concurrency`: at most 8 jobs run at once; the others wait their turn,
-//!   already `Working`;
-//! - `wait` for back-pressure: the producer keeps at most 32 jobs in flight by waiting for
-//!   the job it launched 32 jobs ago (no polling);
-//! - `launch_retrying`: a job that fails is tried again (up to 3 tries, 1 ms apart and more),
-//!   as one attempt, keeping its last error's text as its failure reason;
+//!   already `Working` but queued (`TaskInfo::queued`, `Counters::queued_now`);
+//! - `Builder::rate_limit`: at most 4,000 jobs start per second, 8 at once;
+//! - back-pressure: `Builder::max_queued` lets at most 32 jobs wait for their turn, and the
+//!   producer launches with `launch_when_room`, which waits for room (no polling), so it
+//!   goes no faster than the jobs start;
+//! - a job that fails is tried again (up to 3 tries, 1 ms apart and more) inside its
+//!   attempt (`launch_retrying` does that for you, and counts the tries, but it refuses a
+//!   launch when the queue is full instead of waiting for room);
 //! - the drain: `close` (new launches are refused, running jobs go on), `wait` for the last
 //!   job, then `shutdown_with_grace`, graceful then forced: it signals every running job at
 //!   once, gives them 200 ms, then drops the two "stuck" jobs still running. An "import" job
@@ -28,12 +31,14 @@ use std::fmt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use tasks_recorder::{current_attempt, AsyncTasksRecorder, LaunchError, Retry, TaskState};
+use tasks_recorder::{current_attempt, AsyncTasksRecorder, LaunchError, TaskState};
 
 /// How many jobs run at once.
 const WORKERS: usize = 8;
-/// How many jobs the producer keeps in flight.
-const WINDOW: u64 = 32;
+/// How many jobs may wait for their turn.
+const QUEUE: usize = 32;
+/// How many jobs may start per second.
+const RATE: u32 = 4_000;
 /// How long the drain lets running jobs finish before it cancels them.
 const GRACE: Duration = Duration::from_millis(200);
 /// The ids of the stuck jobs (kept apart from the stream's ids).
@@ -96,20 +101,34 @@ async fn stuck_job() -> Result<(), JobError> {
     Ok(())
 }
 
-/// Launches jobs `0..n`, keeping at most [`WINDOW`] in flight; returns how many it launched.
+/// Up to 3 tries of a job, 1 ms apart and more; the last error if all fail.
+async fn with_retries(id: u64, work: Duration) -> Result<u64, JobError> {
+    let mut tries = fastrand::Rng::with_seed(id);
+    let mut backoff = Duration::from_millis(1);
+    let mut tried = 1;
+    loop {
+        match job(id, work, tries.u32(0..20) == 0).await {
+            Err(_) if tried < 3 => {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                tried += 1;
+            }
+            ended => return ended,
+        }
+    }
+}
+
+/// Launches jobs `0..n`, each once there is room among the queued ones (back-pressure);
+/// returns how many it launched.
 async fn produce(pool: &AsyncTasksRecorder<u64>, n: u64) -> u64 {
     let mut rng = fastrand::Rng::with_seed(7);
     for id in 0..n {
-        if let Some(oldest) = id.checked_sub(WINDOW) {
-            pool.wait(&oldest).await;
-        }
         let work = Duration::from_millis(rng.u64(1..=3));
-        let mut tries = fastrand::Rng::with_seed(id);
-        let each_try = move || job(id, work, tries.u32(0..20) == 0);
-        let retry = Retry::new(3)
-            .backoff(Duration::from_millis(1))
-            .keep_error_text();
-        if pool.launch_retrying(id, retry, each_try).await.is_err() {
+        if pool
+            .launch_when_room(id, with_retries(id, work))
+            .await
+            .is_err()
+        {
             return id;
         }
     }
@@ -130,6 +149,8 @@ async fn main() -> ExitCode {
     let pool: AsyncTasksRecorder<u64> = AsyncTasksRecorder::builder()
         .name("pool")
         .max_concurrency(WORKERS)
+        .rate_limit(RATE, Duration::from_secs(1), WORKERS as u32)
+        .max_queued(QUEUE)
         .build();
 
     for id in STUCK {
@@ -138,7 +159,7 @@ async fn main() -> ExitCode {
     }
     let _ = pool.launch_with_error_text(IMPORT, import()).await;
     println!(
-        "pool: {WORKERS} workers; {n} jobs to run, plus {} stuck ones",
+        "pool: {WORKERS} workers, {RATE} starts/s, {QUEUE} queued at most; {n} jobs to run, plus {} stuck ones",
         STUCK.len()
     );
 
@@ -199,9 +220,10 @@ async fn main() -> ExitCode {
     let c = pool.counters();
     println!("counters:");
     println!("  launched   {:>6}", c.launched_total);
+    println!("  started    {:>6}", c.started_total);
+    println!("  queued     {:>6}", c.queued_now);
     println!("  succeeded  {:>6}", c.succeeded_total);
     println!("  failed     {:>6}", c.failed_total);
-    println!("  retried    {:>6}", c.retried_total);
     println!("  cancelled  {:>6}", c.cancelled_total);
     println!("  refused    {:>6}", c.refused_total());
     println!("  working    {:>6}", c.working_now);

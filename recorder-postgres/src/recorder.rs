@@ -440,16 +440,18 @@ impl<T: PgId> PgRecorder<T> {
                 &[&shared.settings.name, &key, &shared.owner, &lease],
             )
             .await?;
-        let token: i64 = match begun {
-            Some(row) => Shared::<T>::get(OPERATION, Some(&key), &row, 0)?,
-            None => {
-                let code = self.state_code(OPERATION, &key).await?;
-                return Ok(Err(if code == Some(sql::REVOKING) {
-                    RevokeFailReason::Revoking(revoke_task)
-                } else {
-                    RevokeFailReason::NotSuccess(revoke_task)
-                }));
-            }
+        let (token, seen): (Option<i64>, Option<i16>) = match &begun {
+            Some(row) => (
+                Shared::<T>::get(OPERATION, Some(&key), row, 0)?,
+                Shared::<T>::get(OPERATION, Some(&key), row, 1)?,
+            ),
+            None => (None, None),
+        };
+        let Some(token) = token else {
+            return Ok(Err(match seen {
+                Some(sql::SUCCESS | sql::REVOKING) => RevokeFailReason::Revoking(revoke_task),
+                _ => RevokeFailReason::NotSuccess(revoke_task),
+            }));
         };
         shared
             .revoking

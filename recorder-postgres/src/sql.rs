@@ -369,13 +369,22 @@ DELETE FROM tasks_recorder_records WHERE (recorder, id) IN (
 )";
 
 /// Begins a revoke: `$1` recorder, `$2` id, `$3` owner, `$4` lease in milliseconds. Only a
-/// `Success` id (or one whose revoke's lease ran out) can be revoked. Returns the revoke's
-/// number, its fencing token.
+/// `Success` id (or one whose revoke's lease ran out) can be revoked. Returns one row: the
+/// revoke's number (its fencing token), or `NULL` if it did not begin, and then the stored
+/// state the statement saw (`NULL`: no row), which says why, in the same statement: `1` or
+/// `2` (revoking, or `Success` taken by a revoke that committed first) is `Revoking`, any
+/// other `NotSuccess`. A second statement could read a later state (a revoke that failed
+/// meanwhile makes the id `Success` again) and give an answer no moment had.
 pub(crate) const BEGIN_REVOKE: &str = "
-UPDATE tasks_recorder_records SET state = 2, owner = $3,
-    lease_until = clock_timestamp() + $4 * interval '1 millisecond', revokes = revokes + 1
-WHERE recorder = $1 AND id = $2 AND (state = 1 OR (state = 2 AND lease_until < clock_timestamp()))
-RETURNING revokes";
+WITH begun AS (
+    UPDATE tasks_recorder_records SET state = 2, owner = $3,
+        lease_until = clock_timestamp() + $4 * interval '1 millisecond', revokes = revokes + 1
+    WHERE recorder = $1 AND id = $2
+      AND (state = 1 OR (state = 2 AND lease_until < clock_timestamp()))
+    RETURNING revokes
+)
+SELECT (SELECT revokes FROM begun),
+       (SELECT state FROM tasks_recorder_records WHERE recorder = $1 AND id = $2)";
 
 /// A revoke's future returned `Ok`: the id becomes `NotFound`. `$1` recorder, `$2` id, `$3`
 /// owner, `$4` revoke number, `$5` channel. Fenced like an attempt's end.

@@ -15,7 +15,6 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::context::{self, Current};
 use crate::running::{Running, Stop};
-use crate::schedule::QueueSlot;
 use crate::store::Store;
 use crate::tally::Event;
 use crate::trace;
@@ -39,9 +38,6 @@ where
     /// The running side of the attempt's record: its waiters are woken when the guard drops,
     /// even if the record could not be settled (see [`Running::release`]).
     run: Arc<Running>,
-    /// Its place among the queued attempts, if their number is bounded: given back when the
-    /// attempt starts or ends.
-    slot: Option<QueueSlot>,
     /// Counts the attempt as running for shutdown; released after the record is settled
     /// (fields drop after `Drop::drop`), so a finished shutdown sees every record settled.
     _running: TaskTrackerToken,
@@ -68,14 +64,8 @@ where
             finished: false,
             handed_over: false,
             run,
-            slot: None,
             _running: running,
         }
-    }
-
-    /// Holds `slot`, a place among the queued attempts, until the attempt starts or ends.
-    pub(crate) fn hold_slot(&mut self, slot: Option<QueueSlot>) {
-        self.slot = slot;
     }
 
     /// The attempt's number (its fencing token in a shared store).
@@ -133,7 +123,7 @@ where
 
     /// Runs `body` (which runs and finishes the attempt) after waiting for its turn under the
     /// concurrency and rate limits, if any, and for at most `timeout` from then.
-    async fn limited<B, F>(mut self, timeout: Option<Duration>, body: B)
+    async fn limited<B, F>(self, timeout: Option<Duration>, body: B)
     where
         B: FnOnce(Self) -> F,
         F: Future<Output = ()>,
@@ -144,9 +134,10 @@ where
                 // Queued since its claim (`Machinery::enqueue`); an end before its turn is
                 // counted by the guard.
                 let turn = schedule.turn().await;
-                self.run.set_queued(false);
-                self.slot = None;
-                store.machinery().tally.count(Event::Started);
+                if self.run.leave_queue() {
+                    schedule.give_back_room();
+                    store.machinery().tally.count(Event::Started);
+                }
                 Some(turn)
             }
             None => None,
@@ -225,9 +216,8 @@ where
     /// Counts an attempt that ends before its turn came (cancelled, dropped or shut down
     /// while queued), so that it leaves the queued gauge.
     fn count_if_queued(&self) {
-        if self.run.is_queued() {
-            self.run.set_queued(false);
-            self.store.machinery().tally.count(Event::EndedQueued);
+        if self.run.leave_queue() {
+            self.store.machinery().left_queue_unstarted();
         }
     }
 

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::Limits;
-use crate::AsyncTasksRecorder;
+use crate::{AsyncTasksRecorder, FailurePolicy};
 
 /// Builds an [`AsyncTasksRecorder`] with options; made by [`AsyncTasksRecorder::builder`].
 ///
@@ -47,6 +47,7 @@ pub(crate) struct Options {
     pub(crate) name: Arc<str>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) cancel_grace: Duration,
+    pub(crate) policy: FailurePolicy,
 }
 
 /// The name of a recorder built without [`Builder::name`].
@@ -70,6 +71,7 @@ where
                 name: Arc::from(DEFAULT_NAME),
                 timeout: None,
                 cancel_grace: crate::store::DEFAULT_CANCEL_GRACE,
+                policy: FailurePolicy::ignore(),
             },
             describe_id: None,
             id: PhantomData,
@@ -124,15 +126,18 @@ where
 
     /// At most `limit` attempts wait for their turn under the
     /// [concurrency limit](Self::max_concurrency) or the [rate limit](Self::rate_limit)
-    /// (queued attempts). When that many are queued,
-    /// [`try_launch`](AsyncTasksRecorder::try_launch) and
-    /// [`try_launch_block`](AsyncTasksRecorder::try_launch_block) refuse with
-    /// [`LaunchError::QueueFull`](crate::LaunchError::QueueFull), handing the future back,
-    /// and every other launch form waits for room before it claims the id (back-pressure:
-    /// a producer goes no faster than the tasks start). A launch waiting for room has claimed
-    /// nothing: dropping it launches nothing. Room is given in launch order. `0` means no
-    /// bound (the default); so does any bound above [`Semaphore::MAX_PERMITS`]. Without
-    /// either limit nothing ever waits, and this bounds nothing.
+    /// (queued attempts). When that many are queued, a launch that would start a new attempt
+    /// is refused and its future handed back:
+    /// [`LaunchError::QueueFull`](crate::LaunchError::QueueFull) from the forms that return a
+    /// [`LaunchError`](crate::LaunchError), and the id's current state (`NotFound` or
+    /// `Failed`) from the 2.0.2-compatible ones, as for a closed recorder. A launch refused
+    /// because the id runs or succeeded says so first. [`launch_when_room`] waits for room
+    /// instead (back-pressure: a producer goes no faster than the tasks start); while it
+    /// waits it has claimed nothing, so dropping it launches nothing. `0` means no bound (the
+    /// default); so does any bound above [`Semaphore::MAX_PERMITS`]. Without either limit
+    /// nothing ever waits, and this bounds nothing.
+    ///
+    /// [`launch_when_room`]: AsyncTasksRecorder::launch_when_room
     ///
     /// ```
     /// use tasks_recorder::{AsyncTasksRecorder, LaunchError};
@@ -150,8 +155,8 @@ where
     /// let refused = imports.try_launch(3, async { Ok::<_, ()>(()) }).await;
     /// assert!(matches!(refused, Err(LaunchError::QueueFull(_))));
     /// release.send(()).unwrap();
-    /// // `launch` waits for room instead of refusing.
-    /// assert!(imports.launch(3, async { Ok::<_, ()>(()) }).await.is_ok());
+    /// // `launch_when_room` waits for room instead of refusing.
+    /// assert!(imports.launch_when_room(3, async { Ok::<_, ()>(()) }).await.is_ok());
     /// # }
     /// ```
     pub fn max_queued(mut self, limit: usize) -> Self {
@@ -249,6 +254,14 @@ where
     /// once whatever this is: it could not see the request.
     pub fn cancel_grace(mut self, grace: Duration) -> Self {
         self.options.cancel_grace = grace;
+        self
+    }
+
+    /// What the recorder does when its tasks fail: nothing by default; see
+    /// [`FailurePolicy`] for stopping everything on the first failure, on chosen ones, or
+    /// after a number of them within a window. The in-memory recorder only.
+    pub fn on_failure(mut self, policy: FailurePolicy) -> Self {
+        self.options.policy = policy;
         self
     }
 

@@ -150,6 +150,10 @@ pub struct Counters {
     pub refused_succeeded_total: u64,
     /// Counter: launches refused because the recorder was closed.
     pub refused_closed_total: u64,
+    /// Counter: launches refused because as many attempts as
+    /// [`Builder::max_queued`](crate::Builder::max_queued) allows waited for their turn
+    /// (Dynamo's "rejected").
+    pub refused_queue_full_total: u64,
     /// Counter: attempts that returned `Ok`.
     pub succeeded_total: u64,
     /// Counter: attempts that returned `Err`.
@@ -166,6 +170,9 @@ pub struct Counters {
     pub lost_total: u64,
     /// Counter: attempts that ran out of their time (see [`FailureKind::TimedOut`]).
     pub timed_out_total: u64,
+    /// Counter: firings of the failure policy (see [`FailurePolicy`](crate::FailurePolicy));
+    /// at most 1.
+    pub policy_fired_total: u64,
     /// Counter: tries after the first of retrying attempts (see
     /// [`launch_retrying`](crate::AsyncTasksRecorder::launch_retrying)).
     pub retried_total: u64,
@@ -196,6 +203,9 @@ pub struct Counters {
 impl Counters {
     /// Counter: launches refused, for any reason.
     pub fn refused_total(&self) -> u64 {
-        self.refused_running_total + self.refused_succeeded_total + self.refused_closed_total
+        self.refused_running_total
+            + self.refused_succeeded_total
+            + self.refused_closed_total
+            + self.refused_queue_full_total
     }
 }

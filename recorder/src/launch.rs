@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::running::Running;
-use crate::store::QueueSlot;
+use crate::store::Admit;
 use crate::transition::LaunchRefusal;
 use crate::{AsyncTasksRecorder, LaunchError, TaskState};
 
@@ -25,14 +25,14 @@ where
         task: Fut,
         describe: fn(&E) -> Option<String>,
         timeout: Option<Duration>,
-        slot: Option<QueueSlot>,
+        admit: Admit,
     ) -> Result<(), (LaunchRefusal, Fut)>
     where
         Fut: Future<Output = Result<R, E>> + Send + 'static,
         R: Send + 'static,
         E: Send + 'static,
     {
-        let mut claimed = self.claim(task_id, task, Running::spawned, slot)?;
+        let mut claimed = self.claim(task_id, task, Running::spawned, admit)?;
         claimed.timeout = timeout;
         claimed.spawn(describe);
         Ok(())
@@ -47,7 +47,7 @@ where
         task: Fut,
         describe: fn(&E) -> Option<String>,
         timeout: Option<Duration>,
-        slot: Option<QueueSlot>,
+        admit: Admit,
     ) -> Result<(), (LaunchRefusal, Fut)>
     where
         Fut: Future<Output = Result<R, E>>,
@@ -56,7 +56,7 @@ where
             Some(token) => token.child_token(),
             None => CancellationToken::new(),
         };
-        let mut claimed = self.claim(task_id, task, || Running::inline(cancel.clone()), slot)?;
+        let mut claimed = self.claim(task_id, task, || Running::inline(cancel.clone()), admit)?;
         claimed.timeout = timeout;
         claimed.run_inline(cancel, describe).await;
         Ok(())
@@ -109,8 +109,7 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let slot = self.inner.machinery.room().await;
-        self.spawn(task_id, task, no_text, None, slot)
+        self.spawn(task_id, task, no_text, None, Admit::Now)
             .map_err(compatible_refusal)
     }
 
@@ -127,10 +126,7 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let Ok(slot) = self.inner.machinery.try_room() else {
-            return Err(LaunchError::QueueFull(task));
-        };
-        self.spawn(task_id, task, no_text, None, slot)
+        self.spawn(task_id, task, no_text, None, Admit::Now)
             .map_err(launch_error)
     }
 
@@ -152,8 +148,7 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let slot = self.inner.machinery.room().await;
-        self.run_inline(task_id, task, no_text, None, slot)
+        self.run_inline(task_id, task, no_text, None, Admit::Now)
             .await
             .map_err(compatible_refusal)
     }
@@ -196,8 +191,52 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let slot = self.inner.machinery.room().await;
-        self.spawn(task_id, task, no_text, Some(timeout), slot)
+        self.spawn(task_id, task, no_text, Some(timeout), Admit::Now)
+            .map_err(launch_error)
+    }
+
+    /// Like [`try_launch`](Self::try_launch), but first waits for room among the queued
+    /// attempts when [`Builder::max_queued`](crate::Builder::max_queued) bounds them and as
+    /// many wait already: back-pressure, so that a producer goes no faster than the tasks
+    /// start. Room is given in the order launches asked for it. While it waits, nothing is
+    /// claimed: dropping the returned future launches nothing, and the id can be launched
+    /// by others meanwhile (then this is refused as usual, once it has room). Without a
+    /// bound it is `try_launch`.
+    ///
+    /// ```
+    /// use tasks_recorder::AsyncTasksRecorder;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let imports: AsyncTasksRecorder<u32> = AsyncTasksRecorder::builder()
+    ///     .max_concurrency(2)
+    ///     .max_queued(4)
+    ///     .build();
+    /// // At most 2 run and 4 wait: the loop goes as fast as the imports start.
+    /// for file in 0..20 {
+    ///     imports.launch_when_room(file, async { Ok::<_, ()>(()) }).await.unwrap();
+    /// }
+    /// imports.shutdown().await;
+    /// assert_eq!(imports.counters().succeeded_total, 20);
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    /// Panics if called outside a tokio runtime, like [`tokio::spawn`]; an id that was about
+    /// to start is then recorded as `Failed` ([`FailureKind::Dropped`](crate::FailureKind)),
+    /// never left `Working`.
+    pub async fn launch_when_room<Fut, R, E>(
+        &self,
+        task_id: T,
+        task: Fut,
+    ) -> Result<(), LaunchError<Fut>>
+    where
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        let admit = self.inner.machinery.room().await;
+        self.spawn(task_id, task, no_text, None, admit)
             .map_err(launch_error)
     }
 
@@ -211,10 +250,7 @@ where
     where
         Fut: Future<Output = Result<R, E>>,
     {
-        let Ok(slot) = self.inner.machinery.try_room() else {
-            return Err(LaunchError::QueueFull(task));
-        };
-        self.run_inline(task_id, task, no_text, None, slot)
+        self.run_inline(task_id, task, no_text, None, Admit::Now)
             .await
             .map_err(launch_error)
     }
@@ -237,8 +273,7 @@ where
         R: Send + 'static,
         E: fmt::Display + Send + 'static,
     {
-        let slot = self.inner.machinery.room().await;
-        self.spawn(task_id, task, error_text, None, slot)
+        self.spawn(task_id, task, error_text, None, Admit::Now)
             .map_err(compatible_refusal)
     }
 
@@ -253,8 +288,7 @@ where
         Fut: Future<Output = Result<R, E>>,
         E: fmt::Display,
     {
-        let slot = self.inner.machinery.room().await;
-        self.run_inline(task_id, task, error_text, None, slot)
+        self.run_inline(task_id, task, error_text, None, Admit::Now)
             .await
             .map_err(compatible_refusal)
     }
@@ -275,7 +309,7 @@ pub(crate) fn compatible_refusal<Fut>((refusal, task): (LaunchRefusal, Fut)) -> 
     let state = match refusal {
         LaunchRefusal::Running => TaskState::Working,
         LaunchRefusal::Succeeded => TaskState::Success,
-        LaunchRefusal::Closed { current } => current,
+        LaunchRefusal::Closed { current } | LaunchRefusal::QueueFull { current } => current,
     };
     (state, task)
 }
@@ -286,5 +320,6 @@ pub(crate) fn launch_error<Fut>((refusal, task): (LaunchRefusal, Fut)) -> Launch
         LaunchRefusal::Running => LaunchError::AlreadyRunning(task),
         LaunchRefusal::Succeeded => LaunchError::AlreadySucceeded(task),
         LaunchRefusal::Closed { .. } => LaunchError::Closed(task),
+        LaunchRefusal::QueueFull { .. } => LaunchError::QueueFull(task),
     }
 }

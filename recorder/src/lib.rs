@@ -117,9 +117,14 @@
 //!   gracefully, or [`shutdown_with_grace`](AsyncTasksRecorder::shutdown_with_grace) and cancel
 //!   the stragglers; [`try_launch`](AsyncTasksRecorder::try_launch) tells a closed recorder
 //!   apart with [`LaunchError::Closed`];
-//! - a [`Builder`] sets a concurrency limit and ties the recorder to a
+//! - a [`Builder`] sets a concurrency limit, a [rate limit](Builder::rate_limit) and a
+//!   [bound on the queued attempts](Builder::max_queued) (an attempt waiting for its turn
+//!   reads `Working` and [`TaskInfo::queued`]; [`launch_when_room`](AsyncTasksRecorder::launch_when_room)
+//!   waits for room: back-pressure), a [failure policy](FailurePolicy) that stops everything
+//!   when tasks fail, and ties the recorder to a
 //!   [`CancellationToken`](tokio_util::sync::CancellationToken) (child tokens make
-//!   hierarchies).
+//!   hierarchies). `tasks-recorder-postgres` shares the concurrency and rate limits and the
+//!   queued/started split; it has no queue bound and no failure policy.
 //!
 //! ```
 //! use std::time::Duration;
@@ -192,6 +197,7 @@ mod listing;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod output;
+mod policy;
 mod query;
 mod recorder;
 mod retention;
@@ -212,6 +218,7 @@ pub use context::{current_attempt, CurrentAttempt};
 pub use default_recorder::default_recorder;
 pub use info::{Counters, Failure, FailureKind, TaskInfo, Transition};
 pub use output::{NoOutput, TaskHandle};
+pub use policy::FailurePolicy;
 pub use recorder::AsyncTasksRecorder;
 pub use retry::Retry;
 pub use seeding::{MarkError, SeedReport};

@@ -153,6 +153,12 @@ where
         self.inner.cancel_all(Stop::Cancel)
     }
 
+    /// Why the [failure policy](crate::FailurePolicy) fired (it names the failure that did
+    /// it), or `None` if it has not.
+    pub fn policy_fired(&self) -> Option<String> {
+        self.inner.policy.fired().map(str::to_owned)
+    }
+
     /// Closes the recorder to new launches: [`launch`](Self::launch) and friends refuse every
     /// new attempt (running attempts go on). Returns `true` if this call closed it. A closed
     /// recorder still answers queries, waits, cancels and revokes.

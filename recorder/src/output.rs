@@ -217,9 +217,8 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let slot = self.inner.machinery.room().await;
         let claimed = self
-            .claim(task_id, task, Running::spawned, slot)
+            .claim(task_id, task, Running::spawned, crate::store::Admit::Now)
             .map_err(launch_error)?;
         let (claimed, handle) = with_output(claimed);
         claimed.spawn(no_text);
@@ -269,8 +268,12 @@ where
             Some(token) => token.child_token(),
             None => CancellationToken::new(),
         };
-        let slot = self.inner.machinery.room().await;
-        let claimed = self.claim(task_id, task, || Running::inline(cancel.clone()), slot)?;
+        let claimed = self.claim(
+            task_id,
+            task,
+            || Running::inline(cancel.clone()),
+            crate::store::Admit::Now,
+        )?;
         let (mut claimed, handle) = with_output(claimed);
         claimed.timeout = timeout;
         claimed.run_inline(cancel, no_text).await;

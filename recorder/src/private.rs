@@ -164,12 +164,23 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let slot = self.inner.machinery.room().await;
         let launched = if launch.block {
-            self.run_inline(id, task, launch.describe, launch.timeout, slot)
-                .await
+            self.run_inline(
+                id,
+                task,
+                launch.describe,
+                launch.timeout,
+                crate::store::Admit::Now,
+            )
+            .await
         } else {
-            self.spawn(id, task, launch.describe, launch.timeout, slot)
+            self.spawn(
+                id,
+                task,
+                launch.describe,
+                launch.timeout,
+                crate::store::Admit::Now,
+            )
         };
         Ok(refused_state(launched.map_err(compatible_refusal)))
     }
@@ -398,9 +409,13 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let slot = self.inner.machinery.room().await;
         let launched = self
-            .claim(id, make, crate::running::Running::spawned, slot)
+            .claim(
+                id,
+                make,
+                crate::running::Running::spawned,
+                crate::store::Admit::Now,
+            )
             .map(|mut claimed| {
                 claimed.timeout = launch.timeout;
                 let describe = policy.describe();
@@ -481,9 +496,13 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let slot = self.inner.machinery.room().await;
         let claimed = self
-            .claim(id, task, crate::running::Running::spawned, slot)
+            .claim(
+                id,
+                task,
+                crate::running::Running::spawned,
+                crate::store::Admit::Now,
+            )
             .map_err(|refused| compatible_refusal(refused).0)?;
         let (mut claimed, handle) = crate::output::with_output(claimed);
         claimed.timeout = launch.timeout;

@@ -14,9 +14,11 @@ use tokio::sync::broadcast;
 
 use crate::attempt::{Attempt, Claimed};
 use crate::builder::Options;
+use crate::info::Failure;
 use crate::info::Transition;
-use crate::running::Running;
-use crate::store::{Machinery, QueueSlot, Store};
+use crate::policy::PolicyState;
+use crate::running::{Running, Stop};
+use crate::store::{Admit, Machinery, Store};
 use crate::tally::Event;
 use crate::transition::{self, LaunchRefusal, Outcome, Record};
 use crate::{Builder, TaskState};
@@ -80,6 +82,8 @@ pub(crate) struct Inner<T> {
     /// How tracing shows an id, if it may.
     #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     pub(crate) describe_id: Option<fn(&T) -> String>,
+    /// What failures do to the recorder (see [`crate::FailurePolicy`]).
+    pub(crate) policy: PolicyState,
 }
 
 impl<T> Inner<T>
@@ -120,7 +124,16 @@ where
     /// index and the transitions stream take) cannot leave it `Working`. A panicking `Hash`
     /// or `Eq` panics before the record is found: it is left `Working`, and the attempt's
     /// guard still wakes its waiters (see [`Running::release`]).
-    fn settle(&self, id: &T, attempt: u32, outcome: Outcome, _run: &Arc<Running>) {
+    fn settle(&self, id: &T, attempt: u32, outcome: Outcome, run: &Arc<Running>) {
+        // An attempt the failure policy stopped names the failure that fired it (unless the
+        // task gave its own error's text).
+        let outcome = match outcome {
+            Outcome::Abandoned | Outcome::Failed(None) if run.stopped_by_policy() => {
+                Outcome::Failed(self.policy.fired().map(str::to_owned))
+            }
+            outcome => outcome,
+        };
+        let policy = self.policy.is_active();
         let failed = self.records.update_sync(id, |id, record| {
             let next = transition::finish(record, attempt, outcome, Instant::now)?;
             let state = next.state();
@@ -141,10 +154,33 @@ where
                 let _ = self.failed.insert_sync(id.clone());
             }
             self.publish(id, TaskState::Working, state);
-            Some(state == TaskState::Failed)
+            let failure = match record {
+                Record::Failed { failure, .. } if policy => Some(Failure::clone(failure)),
+                _ => None,
+            };
+            Some((state == TaskState::Failed, failure))
         });
-        if failed.flatten() == Some(true) {
+        let Some(Some((failed, failure))) = failed else {
+            return;
+        };
+        if failed {
             self.enforce_max_failed();
+        }
+        if let Some(failure) = failure {
+            let what = || {
+                let id = self
+                    .describe_id
+                    .map_or_else(String::new, |describe| format!(" of {}", describe(id)));
+                match &failure.message {
+                    Some(message) => format!("attempt {attempt}{id}: {}: {message}", failure.kind),
+                    None => format!("attempt {attempt}{id}: {}", failure.kind),
+                }
+            };
+            if self.policy.count(&failure, what) {
+                self.machinery.tally.count(Event::PolicyFired);
+                self.machinery.close();
+                self.cancel_all(Stop::Policy);
+            }
         }
     }
 
@@ -187,6 +223,7 @@ where
             name,
             timeout,
             cancel_grace,
+            policy,
         } = options;
         let inner = Arc::new(Inner {
             records: scc::HashMap::with_hasher(IdHasher::default()),
@@ -196,6 +233,7 @@ where
             transitions_capacity,
             max_failed,
             describe_id,
+            policy: PolicyState::new(policy),
         });
         AsyncTasksRecorder { inner }
     }
@@ -204,8 +242,9 @@ where
     /// id's entry lock, asks the state machine whether a new attempt starts; if so, stores the
     /// `Working` record, built from `running`, and returns the attempt's guard (with the id
     /// cloned once, for the guard to find the record again). Otherwise hands `task` back with
-    /// the reason. The attempt holds `slot`, its place among the queued attempts, taken
-    /// before the claim ([`Machinery::room`], or [`Machinery::try_room`] for a `try_` form).
+    /// the reason. An attempt that may start also needs a place among the queued attempts
+    /// (when their number is bounded), taken now or held already as `admit` says; without one
+    /// the launch is refused as `QueueFull`.
     ///
     /// The id is cloned before anything is stored or counted, so a `Clone` that panics leaves
     /// the id as it was. Nothing that could drop an attempt (a spawn) runs while the entry is
@@ -215,7 +254,7 @@ where
         task_id: T,
         task: F,
         running: impl FnOnce() -> Running,
-        slot: Option<QueueSlot>,
+        admit: Admit,
     ) -> Result<Claimed<T, Inner<T>, F>, (LaunchRefusal, F)> {
         let entry = self.inner.records.entry_sync(task_id);
         let current = match &entry {
@@ -232,17 +271,29 @@ where
             running_token = Some(self.inner.machinery.tracker.token());
             self.inner.machinery.is_closed()
         };
+        let refused = |refusal: LaunchRefusal, task: F| {
+            self.inner.machinery.tally.count(match refusal {
+                LaunchRefusal::Running => Event::RefusedRunning,
+                LaunchRefusal::Succeeded => Event::RefusedSucceeded,
+                LaunchRefusal::Closed { .. } => Event::RefusedClosed,
+                LaunchRefusal::QueueFull { .. } => Event::RefusedQueueFull,
+            });
+            Err((refusal, task))
+        };
         let attempt = match transition::launch(current, closed) {
             Ok(attempt) => attempt,
             Err(refusal) => {
-                self.inner.machinery.tally.count(match refusal {
-                    LaunchRefusal::Running => Event::RefusedRunning,
-                    LaunchRefusal::Succeeded => Event::RefusedSucceeded,
-                    LaunchRefusal::Closed { .. } => Event::RefusedClosed,
-                });
-                return Err((refusal, task));
+                if admit == Admit::Taken {
+                    self.inner.machinery.refused_after_admit();
+                }
+                return refused(refusal, task);
             }
         };
+        // Its place among the queued attempts, if their number is bounded: a sure start
+        // needs one, or the launch is refused before anything is stored.
+        if self.inner.machinery.admit(admit).is_err() {
+            return refused(LaunchRefusal::QueueFull { current: from }, task);
+        }
         // Cloned before the record is stored: a panic here changes nothing.
         let id = match &entry {
             Entry::Occupied(occupied) => occupied.key().clone(),
@@ -270,14 +321,13 @@ where
         });
         self.inner.publish(&id, from, TaskState::Working);
         let running = running_token.unwrap_or_else(|| self.inner.machinery.tracker.token());
-        let mut guard = Attempt::new(
+        let guard = Attempt::new(
             Arc::clone(&self.inner),
             id,
             attempt,
             Arc::clone(&run),
             running,
         );
-        guard.hold_slot(slot);
         Ok(Claimed {
             attempt: guard,
             run,

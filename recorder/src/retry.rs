@@ -215,9 +215,8 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let slot = self.inner.machinery.room().await;
         let claimed = self
-            .claim(task_id, make, Running::spawned, slot)
+            .claim(task_id, make, Running::spawned, crate::store::Admit::Now)
             .map_err(launch_error)?;
         let describe = policy.describe();
         claimed.spawn_retrying(policy, describe);

@@ -38,6 +38,7 @@ const CANCELLED: u8 = 1;
 const SHUT_DOWN: u8 = 2;
 const LOST: u8 = 3;
 const TIMED_OUT: u8 = 4;
+const POLICY: u8 = 5;
 
 /// Why the recorder stops an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,8 @@ pub enum Stop {
     Lost,
     /// The attempt ran out of its time.
     TimedOut,
+    /// The recorder's failure policy fired (see [`crate::FailurePolicy`]).
+    Policy,
 }
 
 /// How to stop a running attempt: its future is dropped at its next `.await`.
@@ -96,9 +99,15 @@ impl Running {
         self.queued.load(Ordering::Relaxed)
     }
 
-    /// Marks the attempt as waiting for its turn, or as started.
-    pub(crate) fn set_queued(&self, queued: bool) {
-        self.queued.store(queued, Ordering::Relaxed);
+    /// Marks the attempt as waiting for its turn.
+    pub(crate) fn set_queued(&self) {
+        self.queued.store(true, Ordering::Relaxed);
+    }
+
+    /// Marks the attempt as no longer waiting (it starts, or ends unstarted); `true` if it
+    /// was, exactly once.
+    pub(crate) fn leave_queue(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) && self.queued.swap(false, Ordering::Relaxed)
     }
 
     /// Hands over the abort handle of the spawned attempt; aborts at once if a cancel came
@@ -203,6 +212,7 @@ impl Running {
             Stop::Shutdown => SHUT_DOWN,
             Stop::Lost => LOST,
             Stop::TimedOut => TIMED_OUT,
+            Stop::Policy => POLICY,
         };
         let _ = self.stopped_by.compare_exchange(
             NOT_STOPPED,
@@ -215,12 +225,17 @@ impl Running {
     /// Why the recorder asked the attempt to stop, if it did.
     pub fn stopped_by(&self) -> Option<FailureKind> {
         match self.stopped_by.load(Ordering::Relaxed) {
-            CANCELLED => Some(FailureKind::Cancelled),
+            CANCELLED | POLICY => Some(FailureKind::Cancelled),
             SHUT_DOWN => Some(FailureKind::ShutDown),
             LOST => Some(FailureKind::Lost),
             TIMED_OUT => Some(FailureKind::TimedOut),
             _ => None,
         }
+    }
+
+    /// Whether the recorder's failure policy stopped the attempt.
+    pub(crate) fn stopped_by_policy(&self) -> bool {
+        self.stopped_by.load(Ordering::Relaxed) == POLICY
     }
 
     /// A receiver that sees `Some` of the attempt's final state once it ends.

@@ -11,7 +11,6 @@
 
 use std::num::NonZeroU32;
 use std::ops::Add;
-use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::{Clock, Reference};
@@ -19,7 +18,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError};
+use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 
 /// The limits an attempt waits for before it starts, and the bound on waiting attempts.
 #[derive(Debug)]
@@ -30,7 +29,7 @@ pub(crate) struct Schedule {
     rate: Option<Rate>,
     /// Places for queued attempts: one is taken before the claim, and given back when the
     /// attempt starts or ends.
-    room: Option<Arc<Semaphore>>,
+    room: Option<Semaphore>,
 }
 
 /// A token bucket on tokio's clock, so that paused time (`tokio::time::pause`) drives it.
@@ -78,14 +77,19 @@ impl Clock for TokioClock {
     }
 }
 
-/// A place among the queued attempts, held from before the claim until the attempt starts or
-/// ends.
-#[derive(Debug)]
-pub struct QueueSlot(#[allow(dead_code)] OwnedSemaphorePermit);
-
 /// The queue of attempts waiting for their turn is full.
 #[derive(Debug)]
 pub struct QueueFull;
+
+/// How a launch takes its place among the queued attempts (when their number is bounded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// At its claim, or the launch is refused ([`QueueFull`]): every launch form but
+    /// `launch_when_room`.
+    Now,
+    /// Taken already, by a launch that waited for room.
+    Taken,
+}
 
 /// An attempt's turn: it may run while this is held.
 pub(crate) struct Turn<'a>(#[allow(dead_code)] Option<SemaphorePermit<'a>>);
@@ -115,27 +119,45 @@ impl Schedule {
             rate,
             room: max_queued
                 .filter(|&n| n <= Semaphore::MAX_PERMITS)
-                .map(|n| Arc::new(Semaphore::new(n))),
+                .map(Semaphore::new),
         })
     }
 
-    /// A place in the queue, at once: `Ok(None)` if the queue is unbounded.
-    pub(crate) fn try_slot(&self) -> Result<Option<QueueSlot>, QueueFull> {
+    /// Takes a place in the queue at once, if it is bounded. A place is a permit of `room`
+    /// that is forgotten when taken and added back by [`give_back_room`](Self::give_back_room),
+    /// so that no guard travels with the attempt (and a launch costs nothing more without a
+    /// bound).
+    pub(crate) fn try_take_room(&self) -> Result<(), QueueFull> {
         match &self.room {
-            None => Ok(None),
-            Some(room) => match Arc::clone(room).try_acquire_owned() {
-                Ok(permit) => Ok(Some(QueueSlot(permit))),
+            None => Ok(()),
+            Some(room) => match room.try_acquire() {
+                Ok(permit) => {
+                    permit.forget();
+                    Ok(())
+                }
                 Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => Err(QueueFull),
             },
         }
     }
 
-    /// A place in the queue, once there is room (first come, first served). Dropping the
-    /// future gives up its place in line and takes nothing.
-    pub(crate) async fn slot(&self) -> Option<QueueSlot> {
-        let room = Arc::clone(self.room.as_ref()?);
-        // The semaphore is never closed.
-        room.acquire_owned().await.ok().map(QueueSlot)
+    /// Takes a place in the queue, if it is bounded, once there is room (first come, first
+    /// served). Dropping the future gives up its place in line and takes nothing.
+    pub(crate) async fn wait_for_room(&self) {
+        if let Some(room) = &self.room {
+            // The semaphore is never closed.
+            if let Ok(permit) = room.acquire().await {
+                permit.forget();
+            }
+        }
+    }
+
+    /// Gives back a place taken by [`try_take_room`](Self::try_take_room) or
+    /// [`wait_for_room`](Self::wait_for_room): its attempt started, ended unstarted, or was
+    /// refused.
+    pub(crate) fn give_back_room(&self) {
+        if let Some(room) = &self.room {
+            room.add_permits(1);
+        }
     }
 
     /// Waits for the attempt's turn: a place under the concurrency limit (in launch order),

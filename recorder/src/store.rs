@@ -27,7 +27,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::TaskTracker;
 
 use crate::schedule::Schedule;
-pub use crate::schedule::{QueueFull, QueueSlot};
+pub use crate::schedule::{Admit, QueueFull};
 
 pub use crate::attempt::{panic_message, until_stopped, Attempt, Claimed, Revocation};
 pub use crate::running::{Running, Stop};
@@ -133,27 +133,43 @@ impl Machinery {
     /// its turn comes. Called when the attempt is claimed, before its record is visible.
     pub fn enqueue(&self, run: &Running) {
         if self.schedule.is_some() {
-            run.set_queued(true);
+            run.set_queued();
         }
     }
 
-    /// A place among the queued attempts, once there is room, for a launch form that waits
+    /// A place among the queued attempts, once there is room, for the launch form that waits
     /// (see [`Builder::max_queued`](crate::Builder::max_queued)); `None` if their number is
     /// not bounded. Dropping the future takes nothing.
-    pub async fn room(&self) -> Option<QueueSlot> {
-        match &self.schedule {
-            Some(schedule) => schedule.slot().await,
-            None => None,
+    pub async fn room(&self) -> Admit {
+        if let Some(schedule) = &self.schedule {
+            schedule.wait_for_room().await;
+        }
+        Admit::Taken
+    }
+
+    /// Takes the place among the queued attempts of a launch that `admit` says has none yet
+    /// (`Err` if none is free). The claim gives it back if it refuses the launch; the attempt
+    /// gives it back when it starts or ends unstarted.
+    pub fn admit(&self, admit: Admit) -> Result<(), QueueFull> {
+        match (admit, &self.schedule) {
+            (Admit::Now, Some(schedule)) => schedule.try_take_room(),
+            _ => Ok(()),
         }
     }
 
-    /// A place among the queued attempts at once, for a `try_` launch form; `Err` if none
-    /// is free.
-    pub fn try_room(&self) -> Result<Option<QueueSlot>, QueueFull> {
-        match &self.schedule {
-            Some(schedule) => schedule.try_slot(),
-            None => Ok(None),
+    /// A place among the queued attempts taken for a launch that was refused after all.
+    pub fn refused_after_admit(&self) {
+        if let Some(schedule) = &self.schedule {
+            schedule.give_back_room();
         }
+    }
+
+    /// A queued attempt ended before its turn came: it leaves the queue.
+    pub(crate) fn left_queue_unstarted(&self) {
+        if let Some(schedule) = &self.schedule {
+            schedule.give_back_room();
+        }
+        self.tally.count(crate::tally::Event::EndedQueued);
     }
 
     /// The counters now: the tally's, with the queued and started ones of a recorder whose

@@ -33,6 +33,8 @@ pub struct Tally {
     refused_running: Counter,
     refused_succeeded: Counter,
     refused_closed: Counter,
+    refused_queue_full: Counter,
+    policy_fired: Counter,
     succeeded: Counter,
     failed: Counter,
     panicked: Counter,
@@ -68,6 +70,8 @@ pub enum Event {
     RefusedSucceeded,
     /// A launch was refused: the recorder was closed.
     RefusedClosed,
+    /// A launch was refused: the queue of attempts waiting for their turn was full.
+    RefusedQueueFull,
     /// An attempt succeeded.
     Succeeded,
     /// An attempt failed, for this reason.
@@ -80,6 +84,8 @@ pub enum Event {
     Started,
     /// A queued attempt ended before its turn came.
     EndedQueued,
+    /// The failure policy fired.
+    PolicyFired,
     /// An id was marked `Success` without running; `failed` if it was `Failed` (a lost
     /// attempt included), else it was `NotFound`.
     Marked {
@@ -104,6 +110,7 @@ impl Tally {
             Event::RefusedRunning => self.refused_running.add(),
             Event::RefusedSucceeded => self.refused_succeeded.add(),
             Event::RefusedClosed => self.refused_closed.add(),
+            Event::RefusedQueueFull => self.refused_queue_full.add(),
             Event::Succeeded => self.succeeded.add(),
             Event::Failed(FailureKind::Error) => self.failed.add(),
             Event::Failed(FailureKind::Panicked) => self.panicked.add(),
@@ -116,6 +123,7 @@ impl Tally {
             Event::Retried => self.retried.add(),
             Event::Started => self.started.add(),
             Event::EndedQueued => self.ended_queued.add(),
+            Event::PolicyFired => self.policy_fired.add(),
             Event::Marked { failed } => {
                 self.marked.add();
                 if failed {
@@ -156,6 +164,7 @@ impl Tally {
             refused_running_total: self.refused_running.get(),
             refused_succeeded_total: self.refused_succeeded.get(),
             refused_closed_total: self.refused_closed.get(),
+            refused_queue_full_total: self.refused_queue_full.get(),
             succeeded_total: succeeded,
             failed_total: failed,
             panicked_total: panicked,
@@ -164,6 +173,7 @@ impl Tally {
             lost_total: lost,
             timed_out_total: timed_out,
             retried_total: self.retried.get(),
+            policy_fired_total: self.policy_fired.get(),
             fenced_total: self.fenced.get(),
             revoked_total: revoked,
             removed_total: removed,

@@ -116,6 +116,9 @@ pub(crate) enum LaunchRefusal {
     Succeeded,
     /// The recorder is closed; the id is in `current` (`NotFound` or `Failed`).
     Closed { current: TaskState },
+    /// The id could start a new attempt, but as many attempts as the recorder's bound allows
+    /// wait for their turn already; the id is in `current` (`NotFound` or `Failed`).
+    QueueFull { current: TaskState },
 }
 
 /// Why a revoke is refused before its future runs.

@@ -1,5 +1,5 @@
 //! Fault injection: every public future of the recorder (`launch`, `try_launch`,
-//! `launch_with_timeout`, `launch_retrying`, `launch_block`, `try_launch_block`,
+//! `launch_with_timeout`, `launch_retrying`, `launch_when_room`, `launch_block`, `try_launch_block`,
 //! `revoke_task_block`, `wait`, `shutdown`, `shutdown_with_grace`) is polled by hand with a no-op waker `k` times, for every `k` from 0
 //! to past its completion, and then dropped; the tasks inside yield, then succeed, fail or
 //! panic, and are cancelled at every point too; a whole runtime is dropped with work in
@@ -59,6 +59,7 @@ on_both_runtimes!(
     new_launch_forms_dropped_after_each_poll,
     retrying_tasks_cancelled_at_each_point,
     watching_tasks_cancelled_at_each_point,
+    queued_launches_dropped_after_each_poll,
 );
 
 /// How a task ends after its yields.
@@ -420,6 +421,68 @@ async fn launch_block_dropped_while_waiting_for_the_limit() {
             "k={k}: the permit was lost"
         );
         assert_settled_and_revocable(&recorder, [1, 2, 3]).await;
+    }
+}
+
+/// Catches the bounded queue's leaks under drops: a `launch_when_room` dropped while it waits
+/// for room (it must claim nothing and take no place), and a `launch_block` dropped while its
+/// attempt is queued (it must end `Failed` and give its place back). After each, the queue
+/// still has its one place: a later launch is accepted, and nothing stays queued.
+async fn queued_launches_dropped_after_each_poll() {
+    for k in 0..4 {
+        let recorder: AsyncTasksRecorder<u64> = AsyncTasksRecorder::builder()
+            .max_concurrency(1)
+            .max_queued(1)
+            .build();
+        let (holder, release) = gated();
+        let (started, has_started) = oneshot::channel::<()>();
+        let holder = async move {
+            let _ = started.send(());
+            holder.await
+        };
+        assert!(recorder.launch(1, holder).await.is_ok());
+        // Id 1 runs (its place given back); it holds the only turn.
+        within("1 starts", has_started).await.expect("1 runs");
+        {
+            let fut = pin!(recorder.launch_block(2, task(End::Ok)));
+            let (polled, _) = poll_times(fut, k).await;
+            assert_eq!(polled, Polled::Pending, "k={k}: queued, it cannot end");
+        }
+        let expected_2 = if k == 0 {
+            TaskState::NotFound
+        } else {
+            TaskState::Failed
+        };
+        assert_eq!(recorder.query_task_state(&2).await, expected_2, "k={k}");
+        assert_eq!(recorder.counters().queued_now, 0, "k={k}: 2 stays queued");
+        // 3 takes the only place; 4 waits for room.
+        assert!(
+            recorder.try_launch(3, task(End::Ok)).await.is_ok(),
+            "k={k}: a place was lost"
+        );
+        {
+            let fut = pin!(recorder.launch_when_room(4, task(End::Ok)));
+            let (polled, _) = poll_times(fut, k).await;
+            assert_eq!(polled, Polled::Pending, "k={k}: the queue is full");
+        }
+        assert_eq!(
+            recorder.query_task_state(&4).await,
+            TaskState::NotFound,
+            "k={k}"
+        );
+        release.send(End::Ok).expect("the holder waits");
+        for id in [1, 3] {
+            assert_eq!(within("wait", recorder.wait(&id)).await, TaskState::Success);
+        }
+        for id in 5..8 {
+            recorder
+                .try_launch(id, task(End::Ok))
+                .await
+                .unwrap_or_else(|e| panic!("k={k}: {e} (a place was lost)"));
+            assert_eq!(within("wait", recorder.wait(&id)).await, TaskState::Success);
+        }
+        assert_eq!(recorder.counters().queued_now, 0, "k={k}");
+        assert_settled_and_revocable(&recorder, [1, 2, 3, 4, 5, 6, 7]).await;
     }
 }
 

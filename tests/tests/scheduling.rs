@@ -23,6 +23,7 @@ on_both_runtimes!(
     without_limits_nothing_is_queued,
     a_full_queue_refuses_try_launches_and_hands_the_task_back,
     a_launch_waiting_for_room_is_cancel_safe_and_lands_once,
+    a_refused_launch_gives_its_place_back,
 );
 
 /// A task that says when it starts, then runs until released (`Ok`) or its sender is gone.
@@ -125,8 +126,8 @@ async fn without_limits_nothing_is_queued() {
     assert_eq!(within("wait", recorder.wait(&1)).await, TaskState::Success);
 }
 
-/// Catches a bound on the queue that is not kept, a refusal that loses or polls the task,
-/// and a refusal counted as a launch.
+/// Catches a bound on the queue that is not kept (by any launch form), a refusal that loses
+/// or polls the task, and a refusal counted as a launch.
 async fn a_full_queue_refuses_try_launches_and_hands_the_task_back() {
     let (recorder, release_1) = one_at_a_time(1).await;
     recorder
@@ -152,9 +153,19 @@ async fn a_full_queue_refuses_try_launches_and_hands_the_task_back() {
         refused.err().map(|e| e.to_string()),
         Some("too many launches wait for their turn".to_string())
     );
+    // The 2.0.2-compatible form reports the id's state, as for a closed recorder.
+    let refused = recorder.launch(3, async { Ok::<_, ()>(()) }).await;
+    assert_eq!(
+        refused.map_err(|(state, _)| state),
+        Err(TaskState::NotFound)
+    );
+    // A refusal for the id's own state comes first.
+    let refused = recorder.try_launch(2, async { Ok::<_, ()>(()) }).await;
+    assert!(matches!(refused, Err(LaunchError::AlreadyRunning(_))));
     assert!(!polled.load(Ordering::SeqCst), "a refused task was polled");
     assert_eq!(recorder.query_task_state(&3).await, TaskState::NotFound);
-    assert_eq!(recorder.counters().launched_total, 2);
+    let c = recorder.counters();
+    assert_eq!((c.launched_total, c.refused_queue_full_total), (2, 3));
     // The task handed back is the caller's own, unpolled: it still runs.
     assert_eq!(task.await, Ok(()));
     assert!(polled.load(Ordering::SeqCst));
@@ -185,7 +196,7 @@ async fn a_launch_waiting_for_room_is_cancel_safe_and_lands_once() {
         }
     };
     {
-        let mut waiting = std::pin::pin!(recorder.launch(3, counting()));
+        let mut waiting = std::pin::pin!(recorder.launch_when_room(3, counting()));
         assert!(matches!(poll_once(waiting.as_mut()), Poll::Pending));
         // Dropped while waiting for room.
     }
@@ -195,7 +206,7 @@ async fn a_launch_waiting_for_room_is_cancel_safe_and_lands_once() {
     let waiting = tokio::spawn({
         let recorder = recorder.clone();
         let task = counting();
-        async move { recorder.launch(3, task).await.map_err(|(state, _)| state) }
+        async move { recorder.launch_when_room(3, task).await.map_err(drop) }
     });
     release_1.send(()).expect("1 waits");
     assert_eq!(
@@ -216,6 +227,45 @@ async fn a_launch_waiting_for_room_is_cancel_safe_and_lands_once() {
         (c.launched_total, c.started_total, c.succeeded_total),
         (3, 3, 3)
     );
+}
+
+/// Catches a place in the queue that leaks: a launch that waited for room and was then
+/// refused (its id runs), and queued attempts that started or were cancelled, each give
+/// their place back, or the queue would fill up with nobody in it.
+async fn a_refused_launch_gives_its_place_back() {
+    let (recorder, release_1) = one_at_a_time(1).await;
+    for _ in 0..3 {
+        let refused = within(
+            "room for a launch",
+            recorder.launch_when_room(1, async { Ok::<_, ()>(()) }),
+        )
+        .await;
+        assert!(matches!(refused, Err(LaunchError::AlreadyRunning(_))));
+    }
+    for _ in 0..3 {
+        recorder
+            .try_launch(2, std::future::pending::<Result<(), ()>>())
+            .await
+            .expect("the only place is free");
+        assert!(recorder.cancel(&2));
+        assert_eq!(within("wait", recorder.wait(&2)).await, TaskState::Failed);
+    }
+    recorder
+        .try_launch(2, async { Ok::<_, ()>(()) })
+        .await
+        .expect("the only place is free");
+    release_1.send(()).expect("1 waits");
+    assert_eq!(within("wait", recorder.wait(&2)).await, TaskState::Success);
+    for id in 3..6 {
+        // Each starts (giving its place back) before the next is launched.
+        recorder
+            .try_launch(id, async { Ok::<_, ()>(()) })
+            .await
+            .expect("the only place is free");
+        assert_eq!(within("wait", recorder.wait(&id)).await, TaskState::Success);
+    }
+    let c = recorder.counters();
+    assert_eq!((c.queued_now, c.refused_queue_full_total), (0, 0));
 }
 
 /// Catches a rate limit that lets more starts through than its bucket holds, or holds them
