@@ -55,10 +55,13 @@ pub struct FailurePolicy {
     stop: Option<Stopping>,
 }
 
+/// A predicate that picks the failures that count.
+type Pick = Arc<dyn Fn(&Failure) -> bool + Send + Sync>;
+
 #[derive(Clone)]
 struct Stopping {
     /// Which failures count; `None`: every one that counts at all.
-    pick: Option<Arc<dyn Fn(&Failure) -> bool + Send + Sync>>,
+    pick: Option<Pick>,
     /// How many counted failures fire the policy (at least 1).
     after: u32,
     /// Within how long of each other; `None`: ever.
