@@ -134,6 +134,31 @@ impl<I: BenchId> Launcher<I> for WithTimeout<I> {
     }
 }
 
+/// This crate under a rate limit it never reaches (a billion starts a second, a million at
+/// once), for the cost of the rate limit's check: each attempt takes its turn (a token of
+/// the bucket) before it starts.
+#[derive(Debug)]
+pub struct RateLimited<I: BenchId>(pub tasks_recorder::AsyncTasksRecorder<I>);
+
+impl<I: BenchId> Launcher<I> for RateLimited<I> {
+    const NAME: &'static str = "this crate, under a rate limit";
+
+    fn create() -> Self {
+        RateLimited(
+            tasks_recorder::AsyncTasksRecorder::builder()
+                .rate_limit(1_000_000_000, std::time::Duration::from_secs(1), 1_000_000)
+                .build(),
+        )
+    }
+
+    async fn launch<F>(&self, id: I, task: F) -> bool
+    where
+        F: Future<Output = Result<(), ()>> + Send + 'static,
+    {
+        self.0.launch(id, task).await.is_ok()
+    }
+}
+
 /// This crate, each launch retrying (at most 3 tries) and succeeding on its first try, for
 /// the cost of `launch_retrying`.
 #[derive(Debug)]
