@@ -17,6 +17,9 @@
 //!   that watches its signal (`current_attempt().token()`) finishes the item it is on and
 //!   stops, recorded as shut down with the item it reached; afterwards nothing is
 //!   `Working`;
+//! - a child recorder (`child_builder`) for the import: it shares the pool's limits, the
+//!   pool's `shutdown_with_grace` drains it first, and its counters add into the pool's
+//!   `aggregate_counters`;
 //! - `counters` at the end.
 //!
 //! Run it (it finishes by itself in well under a second; Ctrl-C drains earlier):
@@ -157,7 +160,9 @@ async fn main() -> ExitCode {
         // A fresh recorder accepts every id: these launches are not refused.
         let _ = pool.launch(id, stuck_job()).await;
     }
-    let _ = pool.launch_with_error_text(IMPORT, import()).await;
+    // The import runs in a child recorder of its own: a subsystem of the pool.
+    let imports: AsyncTasksRecorder<u64> = pool.child_builder().name("imports").build();
+    let _ = imports.launch_with_error_text(IMPORT, import()).await;
     println!(
         "pool: {WORKERS} workers, {RATE} starts/s, {QUEUE} queued at most; {n} jobs to run, plus {} stuck ones",
         STUCK.len()
@@ -197,7 +202,11 @@ async fn main() -> ExitCode {
             println!("  stuck job {id}: {} ({why})", info.state);
         }
     }
-    let import_stopped = match pool.task_info(&IMPORT).await.and_then(|info| info.failure) {
+    let import_stopped = match imports
+        .task_info(&IMPORT)
+        .await
+        .and_then(|info| info.failure)
+    {
         Some(failure) => {
             println!("  import: {failure}");
             failure.kind == tasks_recorder::FailureKind::ShutDown && failure.message.is_some()
@@ -217,8 +226,8 @@ async fn main() -> ExitCode {
         }
     }
 
-    let c = pool.counters();
-    println!("counters:");
+    let c = pool.aggregate_counters();
+    println!("counters of the pool and its child:");
     println!("  launched   {:>6}", c.launched_total);
     println!("  started    {:>6}", c.started_total);
     println!("  queued     {:>6}", c.queued_now);
@@ -234,7 +243,7 @@ async fn main() -> ExitCode {
         eprintln!("worker_pool: the import did not stop on its signal with its reason");
         return ExitCode::FAILURE;
     }
-    if working == 0 && c.working_now == 0 && pool.running() == 0 {
+    if working == 0 && c.working_now == 0 && pool.running() == 0 && imports.running() == 0 {
         ExitCode::SUCCESS
     } else {
         eprintln!("worker_pool: {working} job(s) still Working after the shutdown");

@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::children::Family;
+use crate::schedule::Schedule;
 use crate::store::Limits;
 use crate::{AsyncTasksRecorder, FailurePolicy};
 
@@ -48,6 +50,10 @@ pub(crate) struct Options {
     pub(crate) timeout: Option<Duration>,
     pub(crate) cancel_grace: Duration,
     pub(crate) policy: FailurePolicy,
+    /// The family of the recorder's parent, if it is a child.
+    pub(crate) parent: Option<Arc<Family>>,
+    /// The parent's schedule, shared, until the child's builder sets limits of its own.
+    pub(crate) inherited: Option<Option<Arc<Schedule>>>,
 }
 
 /// The name of a recorder built without [`Builder::name`].
@@ -72,6 +78,8 @@ where
                 timeout: None,
                 cancel_grace: crate::store::DEFAULT_CANCEL_GRACE,
                 policy: FailurePolicy::ignore(),
+                parent: None,
+                inherited: None,
             },
             describe_id: None,
             id: PhantomData,
@@ -85,6 +93,7 @@ where
     pub fn max_concurrency(mut self, limit: usize) -> Self {
         self.options.limits.max_concurrency =
             (limit != 0 && limit <= Semaphore::MAX_PERMITS).then_some(limit);
+        self.options.inherited = None;
         self
     }
 
@@ -121,6 +130,7 @@ where
     /// ```
     pub fn rate_limit(mut self, starts: u32, per: Duration, burst: u32) -> Self {
         self.options.limits.rate = (starts != 0).then_some((starts, per, burst));
+        self.options.inherited = None;
         self
     }
 
@@ -161,6 +171,7 @@ where
     /// ```
     pub fn max_queued(mut self, limit: usize) -> Self {
         self.options.limits.max_queued = (limit != 0).then_some(limit);
+        self.options.inherited = None;
         self
     }
 
@@ -263,6 +274,16 @@ where
     pub fn on_failure(mut self, policy: FailurePolicy) -> Self {
         self.options.policy = policy;
         self
+    }
+
+    /// The builder of a child of a recorder whose `machinery` and `family` these are.
+    pub(crate) fn child_of(machinery: &crate::store::Machinery, family: &Arc<Family>) -> Self {
+        let mut builder = Builder::new();
+        builder.options.token = machinery.token.as_ref().map(CancellationToken::child_token);
+        builder.options.parent = Some(Arc::clone(family));
+        builder.options.inherited = Some(machinery.schedule.clone());
+        builder.options.name = Arc::clone(&machinery.name);
+        builder
     }
 
     /// The recorder.

@@ -201,6 +201,69 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Adds `other`'s counters and gauges to these (a parent's aggregate, see
+    /// [`aggregate_counters`](crate::AsyncTasksRecorder::aggregate_counters)).
+    pub(crate) fn add(&mut self, other: &Counters) {
+        // Every field by name: a new one that is not added here does not compile.
+        let Counters {
+            launched_total,
+            started_total,
+            refused_running_total,
+            refused_succeeded_total,
+            refused_closed_total,
+            refused_queue_full_total,
+            succeeded_total,
+            failed_total,
+            panicked_total,
+            cancelled_total,
+            dropped_total,
+            lost_total,
+            timed_out_total,
+            policy_fired_total,
+            retried_total,
+            fenced_total,
+            revoked_total,
+            removed_total,
+            marked_succeeded_total,
+            working_now,
+            queued_now,
+            success_now,
+            failed_now,
+        } = *other;
+        self.launched_total += launched_total;
+        self.started_total += started_total;
+        self.refused_running_total += refused_running_total;
+        self.refused_succeeded_total += refused_succeeded_total;
+        self.refused_closed_total += refused_closed_total;
+        self.refused_queue_full_total += refused_queue_full_total;
+        self.succeeded_total += succeeded_total;
+        self.failed_total += failed_total;
+        self.panicked_total += panicked_total;
+        self.cancelled_total += cancelled_total;
+        self.dropped_total += dropped_total;
+        self.lost_total += lost_total;
+        self.timed_out_total += timed_out_total;
+        self.policy_fired_total += policy_fired_total;
+        self.retried_total += retried_total;
+        self.fenced_total += fenced_total;
+        self.revoked_total += revoked_total;
+        self.removed_total += removed_total;
+        self.marked_succeeded_total += marked_succeeded_total;
+        self.working_now += working_now;
+        self.queued_now += queued_now;
+        self.success_now += success_now;
+        self.failed_now += failed_now;
+    }
+
+    /// These counters with the gauges at zero: what a recorder that is gone leaves behind.
+    pub(crate) fn totals_only(mut self) -> Counters {
+        self.working_now = 0;
+        self.queued_now = 0;
+        self.success_now = 0;
+        self.failed_now = 0;
+        self
+    }
+
     /// Counter: launches refused, for any reason.
     pub fn refused_total(&self) -> u64 {
         self.refused_running_total

@@ -123,8 +123,14 @@
 //!   waits for room: back-pressure), a [failure policy](FailurePolicy) that stops everything
 //!   when tasks fail, and ties the recorder to a
 //!   [`CancellationToken`](tokio_util::sync::CancellationToken) (child tokens make
-//!   hierarchies). `tasks-recorder-postgres` shares the concurrency and rate limits and the
-//!   queued/started split; it has no queue bound and no failure policy.
+//!   hierarchies);
+//! - [`child_builder`](AsyncTasksRecorder::child_builder) makes a child recorder for a
+//!   subsystem: shared limits, a child token, counters that add into
+//!   [`aggregate_counters`](AsyncTasksRecorder::aggregate_counters), drained first by the
+//!   parent's shutdown.
+//!
+//! `tasks-recorder-postgres` shares the concurrency and rate limits and the queued/started
+//! split; it has no queue bound, failure policy or children.
 //!
 //! ```
 //! use std::time::Duration;
@@ -188,6 +194,7 @@ extern crate self as tasks_recorder;
 pub mod __private;
 mod attempt;
 mod builder;
+mod children;
 mod context;
 mod default_recorder;
 mod info;

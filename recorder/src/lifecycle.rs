@@ -199,6 +199,7 @@ where
                  which would wait for itself forever; shut down from outside its tasks"
             );
         }
+        self.inner.family.shutdown().await;
         self.close();
         self.inner.machinery.tracker.wait().await;
     }
@@ -242,6 +243,7 @@ where
     /// # }
     /// ```
     pub async fn shutdown_with_grace(&self, grace: Duration) -> usize {
+        let children = self.inner.family.shutdown_with_grace(grace).await;
         self.close();
         // Graceful: every running task is told at once, and has the whole grace to finish.
         self.inner.each_running(|run| run.signal(Stop::Shutdown));
@@ -249,11 +251,11 @@ where
             .await
             .is_ok()
         {
-            return 0;
+            return children;
         }
         // Forced: whatever still runs is dropped at its next `.await`.
         let cancelled = self.inner.each_running(|run| run.stop(Stop::Shutdown));
         self.inner.machinery.tracker.wait().await;
-        cancelled
+        children + cancelled
     }
 }

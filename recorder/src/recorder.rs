@@ -14,6 +14,7 @@ use tokio::sync::broadcast;
 
 use crate::attempt::{Attempt, Claimed};
 use crate::builder::Options;
+use crate::children::Family;
 use crate::info::Failure;
 use crate::info::Transition;
 use crate::policy::PolicyState;
@@ -84,6 +85,18 @@ pub(crate) struct Inner<T> {
     pub(crate) describe_id: Option<fn(&T) -> String>,
     /// What failures do to the recorder (see [`crate::FailurePolicy`]).
     pub(crate) policy: PolicyState,
+    /// The recorder's children (see [`crate::AsyncTasksRecorder::child_builder`]).
+    pub(crate) family: Arc<Family>,
+    /// The family of its parent, if it is a child: its totals stay there when it is gone.
+    pub(crate) parent: Option<Arc<Family>>,
+}
+
+impl<T> Drop for Inner<T> {
+    fn drop(&mut self) {
+        if let Some(parent) = &self.parent {
+            parent.retire(self.family.aggregate(self.machinery.counters()));
+        }
+    }
 }
 
 impl<T> Inner<T>
@@ -224,17 +237,34 @@ where
             timeout,
             cancel_grace,
             policy,
+            parent,
+            inherited,
         } = options;
+        let mut machinery =
+            Machinery::new(name, limits, token).with_timeouts(timeout, cancel_grace);
+        if let Some(schedule) = inherited {
+            machinery.schedule = schedule;
+        }
         let inner = Arc::new(Inner {
             records: scc::HashMap::with_hasher(IdHasher::default()),
             failed: scc::HashSet::with_hasher(IdHasher::default()),
-            machinery: Machinery::new(name, limits, token).with_timeouts(timeout, cancel_grace),
+            machinery,
             transitions: OnceLock::new(),
             transitions_capacity,
             max_failed,
             describe_id,
             policy: PolicyState::new(policy),
+            family: Arc::default(),
+            parent: parent.clone(),
         });
+        if let Some(parent) = parent {
+            parent.adopt(&inner);
+        }
+        AsyncTasksRecorder { inner }
+    }
+
+    /// A handle to the recorder of `inner`.
+    pub(crate) fn from_inner(inner: Arc<Inner<T>>) -> Self {
         AsyncTasksRecorder { inner }
     }
 

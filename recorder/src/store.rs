@@ -75,7 +75,7 @@ pub struct Machinery {
     pub(crate) tracker: TaskTracker,
     /// The concurrency limit, the rate limit and the bound on queued attempts; `None` if
     /// attempts never wait for their turn.
-    pub(crate) schedule: Option<Schedule>,
+    pub(crate) schedule: Option<Arc<Schedule>>,
     /// The token given to the builder: when cancelled, the recorder is closed, and every
     /// attempt stops at its next `.await` (each races its own future against the token, so
     /// this needs no watcher task and works from any runtime).
@@ -112,7 +112,8 @@ impl Machinery {
     pub fn new(name: Arc<str>, limits: Limits, token: Option<CancellationToken>) -> Self {
         Machinery {
             tracker: TaskTracker::new(),
-            schedule: Schedule::new(limits.max_concurrency, limits.rate, limits.max_queued),
+            schedule: Schedule::new(limits.max_concurrency, limits.rate, limits.max_queued)
+                .map(Arc::new),
             token,
             tally: Tally::default(),
             name,
