@@ -157,7 +157,7 @@ impl PolicyState {
 
     /// Whether failures are looked at at all (the success path never is).
     pub(crate) fn is_active(&self) -> bool {
-        !self.policy.is_ignore() && self.fired.get().is_none()
+        !self.policy.is_ignore()
     }
 
     /// Why the policy fired, if it has.

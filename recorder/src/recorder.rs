@@ -103,6 +103,26 @@ impl<T> Inner<T>
 where
     T: Eq + Hash + Clone + Send + Sync + 'static,
 {
+    /// Counts a failure of attempt `attempt` of `id` for the failure policy; if it fires,
+    /// closes the recorder and cancels every running attempt. No lock is held.
+    #[cold]
+    fn apply_policy(&self, id: &T, attempt: u32, failure: &Failure) {
+        let what = || {
+            let id = self
+                .describe_id
+                .map_or_else(String::new, |describe| format!(" of {}", describe(id)));
+            match &failure.message {
+                Some(message) => format!("attempt {attempt}{id}: {}: {message}", failure.kind),
+                None => format!("attempt {attempt}{id}: {}", failure.kind),
+            }
+        };
+        if self.policy.count(failure, what) {
+            self.machinery.tally.count(Event::PolicyFired);
+            self.machinery.close();
+            self.cancel_all(Stop::Policy);
+        }
+    }
+
     /// Publishes a transition of `id` to the subscribers, if anyone ever subscribed. Called
     /// under the id's entry lock, so each id's transitions are published in order.
     pub(crate) fn publish(&self, id: &T, from: TaskState, to: TaskState) {
@@ -147,6 +167,8 @@ where
             outcome => outcome,
         };
         let policy = self.policy.is_active();
+        // The failure, for the failure policy (cloned only where one is set).
+        let mut seen: Option<Box<Failure>> = None;
         let failed = self.records.update_sync(id, |id, record| {
             let next = transition::finish(record, attempt, outcome, Instant::now)?;
             let state = next.state();
@@ -167,32 +189,17 @@ where
                 let _ = self.failed.insert_sync(id.clone());
             }
             self.publish(id, TaskState::Working, state);
-            let failure = match record {
-                Record::Failed { failure, .. } if policy => Some(Failure::clone(failure)),
-                _ => None,
-            };
-            Some((state == TaskState::Failed, failure))
-        });
-        let Some(Some((failed, failure))) = failed else {
-            return;
-        };
-        if failed {
-            self.enforce_max_failed();
-        }
-        if let Some(failure) = failure {
-            let what = || {
-                let id = self
-                    .describe_id
-                    .map_or_else(String::new, |describe| format!(" of {}", describe(id)));
-                match &failure.message {
-                    Some(message) => format!("attempt {attempt}{id}: {}: {message}", failure.kind),
-                    None => format!("attempt {attempt}{id}: {}", failure.kind),
+            if policy {
+                if let Record::Failed { failure, .. } = record {
+                    seen = Some(failure.clone());
                 }
-            };
-            if self.policy.count(&failure, what) {
-                self.machinery.tally.count(Event::PolicyFired);
-                self.machinery.close();
-                self.cancel_all(Stop::Policy);
+            }
+            Some(state == TaskState::Failed)
+        });
+        if failed.flatten() == Some(true) {
+            self.enforce_max_failed();
+            if let Some(failure) = seen {
+                self.apply_policy(id, attempt, &failure);
             }
         }
     }
