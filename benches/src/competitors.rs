@@ -159,6 +159,35 @@ impl<I: BenchId> Launcher<I> for RateLimited<I> {
     }
 }
 
+/// This crate, launching in a child recorder (`child_builder`) of a recorder without limits,
+/// for the cost of being a child: none on the launch path, which is the plain one.
+#[derive(Debug)]
+pub struct Child<I: BenchId> {
+    /// Kept alive with the child, as a service would.
+    _parent: tasks_recorder::AsyncTasksRecorder<u64>,
+    child: tasks_recorder::AsyncTasksRecorder<I>,
+}
+
+impl<I: BenchId> Launcher<I> for Child<I> {
+    const NAME: &'static str = "this crate, in a child recorder";
+
+    fn create() -> Self {
+        let parent = tasks_recorder::AsyncTasksRecorder::<u64>::new();
+        let child = parent.child_builder::<I>().build();
+        Child {
+            _parent: parent,
+            child,
+        }
+    }
+
+    async fn launch<F>(&self, id: I, task: F) -> bool
+    where
+        F: Future<Output = Result<(), ()>> + Send + 'static,
+    {
+        self.child.launch(id, task).await.is_ok()
+    }
+}
+
 /// This crate, each launch retrying (at most 3 tries) and succeeding on its first try, for
 /// the cost of `launch_retrying`.
 #[derive(Debug)]

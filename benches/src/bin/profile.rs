@@ -1,6 +1,6 @@
 //! One scenario, one competitor, one run on the current-thread runtime: for profilers.
 //!
-//! `profile <launch|macro|query-hit|query-miss|contention|list-failed> <this|this-timed|timeout|rate|retry|202|map|spawn|tracker|hand|raw> <u64|String> <n>`
+//! `profile <launch|macro|query-hit|query-miss|contention|list-failed> <this|this-timed|timeout|rate|child|retry|202|map|spawn|tracker|hand|raw> <u64|String> <n>`
 //!
 //! Run it under `valgrind --tool=callgrind` at two sizes and subtract: the difference divided
 //! by the difference of sizes is the instructions per operation, without the setup.
@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use tasks_recorder_benches::competitors::{
-    BareSpawn, Lookup, RateLimited, RawRead, Recorder, Retrying, SccMap, State, ThisCrate, Tracker,
-    WithTimeout, V202,
+    BareSpawn, Child, Lookup, RateLimited, RawRead, Recorder, Retrying, SccMap, State, ThisCrate,
+    Tracker, WithTimeout, V202,
 };
 use tasks_recorder_benches::ids::{make_ids, BenchId};
 use tasks_recorder_benches::recorded;
@@ -63,6 +63,7 @@ fn with_ids<I: BenchId>(scenario: &str, competitor: &str, n: u64) {
             &rt,
             scenarios::launch_completion::<I, WithTimeout<I>>(n),
         )),
+        ("launch", "child") => drop(run_on(&rt, scenarios::launch_completion::<I, Child<I>>(n))),
         ("launch", "rate") => drop(run_on(
             &rt,
             scenarios::launch_completion::<I, RateLimited<I>>(n),
@@ -109,7 +110,7 @@ fn with_ids<I: BenchId>(scenario: &str, competitor: &str, n: u64) {
 fn usage() -> ! {
     eprintln!(
         "usage: profile <launch|macro|query-hit|query-miss|contention|list-failed> \
-         <this|this-timed|timeout|rate|retry|202|map|spawn|tracker|hand|raw> <u64|String> <n>"
+         <this|this-timed|timeout|rate|child|retry|202|map|spawn|tracker|hand|raw> <u64|String> <n>"
     );
     std::process::exit(2);
 }
