@@ -195,13 +195,14 @@ where
             .map_err(launch_error)
     }
 
-    /// Like [`try_launch`](Self::try_launch), but first waits for room among the queued
-    /// attempts when [`Builder::max_queued`](crate::Builder::max_queued) bounds them and as
-    /// many wait already: back-pressure, so that a producer goes no faster than the tasks
-    /// start. Room is given in the order launches asked for it. While it waits, nothing is
-    /// claimed: dropping the returned future launches nothing, and the id can be launched
-    /// by others meanwhile (then this is refused as usual, once it has room). Without a
-    /// bound it is `try_launch`.
+    /// Like [`try_launch`](Self::try_launch), but when the attempt could start and
+    /// [`Builder::max_queued`](crate::Builder::max_queued) attempts wait already, waits for
+    /// room instead of refusing: back-pressure, so that a producer goes no faster than the
+    /// tasks start. An id that runs or succeeded is refused at once, as by `try_launch`. Room
+    /// is given in the order launches asked for it. While it waits, nothing is claimed:
+    /// dropping the returned future launches nothing, and the id can be launched by others
+    /// meanwhile (then this is refused as usual, once it has room). It clones the id once.
+    /// Without a bound it is `try_launch`.
     ///
     /// ```
     /// use tasks_recorder::AsyncTasksRecorder;
@@ -235,9 +236,15 @@ where
         R: Send + 'static,
         E: Send + 'static,
     {
-        let admit = self.inner.machinery.room().await;
-        self.spawn(task_id, task, no_text, None, admit)
-            .map_err(launch_error)
+        let again = task_id.clone();
+        match self.spawn(task_id, task, no_text, None, Admit::Check) {
+            Err((LaunchRefusal::QueueFull { .. }, task)) => {
+                let admit = self.inner.machinery.room().await;
+                self.spawn(again, task, no_text, None, admit)
+                    .map_err(launch_error)
+            }
+            launched => launched.map_err(launch_error),
+        }
     }
 
     /// Like [`launch_block`](Self::launch_block), but says why a launch is refused with a

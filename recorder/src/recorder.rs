@@ -329,7 +329,12 @@ where
         // Its place among the queued attempts, if their number is bounded: a sure start
         // needs one, or the launch is refused before anything is stored.
         if self.inner.machinery.admit(admit).is_err() {
-            return refused(LaunchRefusal::QueueFull { current: from }, task);
+            let refusal = LaunchRefusal::QueueFull { current: from };
+            if admit == Admit::Check {
+                // The caller waits for room and comes back: not a refusal yet.
+                return Err((refusal, task));
+            }
+            return refused(refusal, task);
         }
         // Cloned before the record is stored: a panic here changes nothing.
         let id = match &entry {

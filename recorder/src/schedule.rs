@@ -87,6 +87,9 @@ pub enum Admit {
     /// At its claim, or the launch is refused ([`QueueFull`]): every launch form but
     /// `launch_when_room`.
     Now,
+    /// At its claim, or the launch is handed back as `QueueFull`, not counted as refused: the
+    /// caller waits for room and claims again (`launch_when_room`).
+    Check,
     /// Taken already, by a launch that waited for room.
     Taken,
 }

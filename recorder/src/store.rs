@@ -153,7 +153,7 @@ impl Machinery {
     /// gives it back when it starts or ends unstarted.
     pub fn admit(&self, admit: Admit) -> Result<(), QueueFull> {
         match (admit, &self.schedule) {
-            (Admit::Now, Some(schedule)) => schedule.try_take_room(),
+            (Admit::Now | Admit::Check, Some(schedule)) => schedule.try_take_room(),
             _ => Ok(()),
         }
     }
