@@ -6,9 +6,8 @@
 #[macro_use]
 mod support;
 
-use support::within;
+use support::{gated, within};
 use tasks_recorder::{AsyncTasksRecorder, FailureKind, TaskState};
-use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 on_both_runtimes!(
@@ -18,27 +17,12 @@ on_both_runtimes!(
     the_aggregate_adds_up_and_keeps_a_dropped_childs_totals,
 );
 
-/// A task that says when it starts, then runs until released.
-fn held() -> (
-    impl std::future::Future<Output = Result<(), ()>> + Send + 'static,
-    oneshot::Receiver<()>,
-    oneshot::Sender<()>,
-) {
-    let (started, has_started) = oneshot::channel();
-    let (release, released) = oneshot::channel::<()>();
-    let task = async move {
-        let _ = started.send(());
-        released.await.map_err(drop)
-    };
-    (task, has_started, release)
-}
-
 /// Catches a child that ignores its parent's concurrency limit (a subsystem could then run
 /// more than the service allows), or that cannot have its own.
 async fn a_child_shares_its_parents_limit_unless_given_its_own() {
     let parent: AsyncTasksRecorder<u64> = AsyncTasksRecorder::builder().max_concurrency(1).build();
     let child = parent.child_builder::<String>().build();
-    let (task, started, release) = held();
+    let (task, started, release) = gated();
     parent.try_launch(1, task).await.expect("launched");
     within("1 starts", started).await.expect("1 runs");
     child
@@ -54,7 +38,7 @@ async fn a_child_shares_its_parents_limit_unless_given_its_own() {
     assert_eq!(within("a", child.wait("a")).await, TaskState::Success);
 
     let own = parent.child_builder::<String>().max_concurrency(4).build();
-    let (task, started, release) = held();
+    let (task, started, release) = gated();
     parent.try_launch(2, task).await.expect("launched");
     within("2 starts", started).await.expect("2 runs");
     own.try_launch("b".to_string(), async { Ok::<_, ()>(()) })
@@ -101,7 +85,7 @@ async fn cancelling_the_parent_cancels_the_child_not_the_reverse() {
 async fn the_parents_shutdown_drains_the_children_first() {
     let parent: AsyncTasksRecorder<u64> = AsyncTasksRecorder::new();
     let child = parent.child_builder::<u64>().build();
-    let (task, started, release) = held();
+    let (task, started, release) = gated();
     child.try_launch(1, task).await.expect("launched");
     within("the child's task starts", started)
         .await

@@ -7,11 +7,10 @@
 #[macro_use]
 mod support;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use support::within;
+use support::{gated, within};
 
 use tasks_recorder::{AsyncTasksRecorder, LaunchError, TaskState};
 use tokio::sync::{oneshot, Notify};
@@ -39,22 +38,6 @@ on_both_runtimes!(
     shutdown_from_its_own_task_fails_clearly,
     shutdown_with_grace_from_its_own_task_ends,
 );
-
-/// A task that signals when it starts and then waits for `release` (or forever if it is
-/// dropped), returning `Ok`.
-fn gated() -> (
-    impl Future<Output = Result<(), ()>> + Send + 'static,
-    oneshot::Receiver<()>,
-    oneshot::Sender<()>,
-) {
-    let (started_tx, started) = oneshot::channel();
-    let (release, released) = oneshot::channel::<()>();
-    let task = async move {
-        let _ = started_tx.send(());
-        released.await.map_err(drop)
-    };
-    (task, started, release)
-}
 
 fn accepted<F>(result: Result<(), (TaskState, F)>) {
     if let Err((state, _)) = result {

@@ -7,13 +7,12 @@
 #[macro_use]
 mod support;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-use support::{poll_once, within};
+use support::{gated, poll_once, within};
 use tasks_recorder::{AsyncTasksRecorder, FailureKind, LaunchError, TaskState};
 use tokio::sync::oneshot;
 
@@ -26,21 +25,6 @@ on_both_runtimes!(
     a_refused_launch_gives_its_place_back,
 );
 
-/// A task that says when it starts, then runs until released (`Ok`) or its sender is gone.
-fn held() -> (
-    impl Future<Output = Result<(), ()>> + Send + 'static,
-    oneshot::Receiver<()>,
-    oneshot::Sender<()>,
-) {
-    let (started, has_started) = oneshot::channel();
-    let (release, released) = oneshot::channel::<()>();
-    let task = async move {
-        let _ = started.send(());
-        released.await.map_err(drop)
-    };
-    (task, has_started, release)
-}
-
 /// A recorder running at most one attempt at once, whose only running attempt is `1`, held
 /// until the returned sender is used.
 async fn one_at_a_time(max_queued: usize) -> (AsyncTasksRecorder<u64>, oneshot::Sender<()>) {
@@ -48,7 +32,7 @@ async fn one_at_a_time(max_queued: usize) -> (AsyncTasksRecorder<u64>, oneshot::
         .max_concurrency(1)
         .max_queued(max_queued)
         .build();
-    let (task, started, release) = held();
+    let (task, started, release) = gated();
     recorder.try_launch(1, task).await.expect("launched");
     within("1 starts", started).await.expect("1 runs");
     (recorder, release)
@@ -58,7 +42,7 @@ async fn one_at_a_time(max_queued: usize) -> (AsyncTasksRecorder<u64>, oneshot::
 /// limit must say it is queued, and the counters must split issued, queued and started.
 async fn a_waiting_attempt_reads_queued_until_it_starts() {
     let (recorder, release_1) = one_at_a_time(0).await;
-    let (task, started_2, release_2) = held();
+    let (task, started_2, release_2) = gated();
     recorder.try_launch(2, task).await.expect("launched");
     let info = recorder.task_info(&2).await.expect("a record");
     assert_eq!((info.state, info.queued), (TaskState::Working, true));
@@ -116,7 +100,7 @@ async fn a_queued_attempt_cancelled_never_starts_and_leaves_the_queue() {
 /// Catches a recorder without limits whose counters say its attempts never started.
 async fn without_limits_nothing_is_queued() {
     let recorder = AsyncTasksRecorder::<u64>::new();
-    let (task, started, release) = held();
+    let (task, started, release) = gated();
     recorder.try_launch(1, task).await.expect("launched");
     within("1 starts", started).await.expect("1 runs");
     assert!(!recorder.task_info(&1).await.expect("a record").queued);

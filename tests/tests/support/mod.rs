@@ -214,3 +214,19 @@ pub fn quiet_task_panics_containing(part: &'static str) {
         }));
     });
 }
+
+/// A task that says when it starts (the receiver), then runs until released (the sender):
+/// `Ok` when released, `Err` if the sender is dropped.
+pub fn gated() -> (
+    impl Future<Output = Result<(), ()>> + Send + 'static,
+    tokio::sync::oneshot::Receiver<()>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let task = async move {
+        let _ = started_tx.send(());
+        released.await.map_err(drop)
+    };
+    (task, started, release)
+}
