@@ -34,7 +34,7 @@ use std::fmt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use tasks_recorder::{current_attempt, AsyncTasksRecorder, LaunchError, TaskState};
+use tasks_recorder::{current_attempt, AsyncTasksRecorder, LaunchError, Retry, TaskState};
 
 /// How many jobs run at once.
 const WORKERS: usize = 8;
@@ -106,14 +106,14 @@ async fn stuck_job() -> Result<(), JobError> {
 
 /// Up to 3 tries of a job, 1 ms apart and more; the last error if all fail.
 async fn with_retries(id: u64, work: Duration) -> Result<u64, JobError> {
+    // The recorder's own policy gives the tries and their backoffs.
+    let retry = Retry::<JobError>::new(3).backoff(Duration::from_millis(1));
     let mut tries = fastrand::Rng::with_seed(id);
-    let mut backoff = Duration::from_millis(1);
     let mut tried = 1;
     loop {
         match job(id, work, tries.u32(0..20) == 0).await {
-            Err(_) if tried < 3 => {
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
+            Err(_) if tried < retry.max_tries() => {
+                tokio::time::sleep(retry.backoff_after(tried)).await;
                 tried += 1;
             }
             ended => return ended,

@@ -395,17 +395,14 @@ impl<T: PgId> PgRecorder<T> {
             }
             _ => None,
         };
+        let attempts = attempts.max(0) as u32;
         // Only the process that runs an attempt knows whether it waits for its turn.
         let queued = state == TaskState::Working
-            && shared.local().get(key.as_ref()).is_some_and(|local| {
-                i64::from(local.attempt) == i64::from(attempts) && local.run.is_queued()
-            });
-        Ok(Some(task_info(
-            state,
-            attempts.max(0) as u32,
-            failure,
-            queued,
-        )))
+            && shared
+                .local()
+                .get(key.as_ref())
+                .is_some_and(|local| local.attempt == attempts && local.run.is_queued());
+        Ok(Some(task_info(state, attempts, failure, queued)))
     }
 
     /// Revokes the success of `id` by running `revoke_task` in this process; as

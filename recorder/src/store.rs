@@ -2,8 +2,8 @@
 //!
 //! The machinery exists once, in this crate: the guard that settles a record whatever happens
 //! to the future ([`Attempt`]), the running side of an attempt that cancels it and wakes its
-//! waiters ([`Running`]), the schedule (concurrency and rate limits, the bounded queue), the cancellation token, the shutdown
-//! tracker and the counters ([`Machinery`]), and the launch flow that spawns an attempt or
+//! waiters ([`Running`]), the schedule (concurrency and rate limits, the bounded queue), the
+//! cancellation token, the shutdown tracker and the counters ([`Machinery`]), and the launch flow that spawns an attempt or
 //! runs it inline ([`Claimed::spawn`], [`Claimed::run_inline`]). A store decides how a launch
 //! is claimed and keeps the records; it tells the machinery how an attempt ends through
 //! [`Store::settle`].

@@ -38,6 +38,16 @@ async fn one_at_a_time(max_queued: usize) -> (AsyncTasksRecorder<u64>, oneshot::
     (recorder, release)
 }
 
+/// [`one_at_a_time`] with a queue of one place, taken by id `2` (it succeeds once it runs).
+async fn with_a_full_queue() -> (AsyncTasksRecorder<u64>, oneshot::Sender<()>) {
+    let (recorder, release_1) = one_at_a_time(1).await;
+    recorder
+        .try_launch(2, async { Ok::<_, ()>(()) })
+        .await
+        .expect("2 takes the only place in the queue");
+    (recorder, release_1)
+}
+
 /// Catches a backlog that reads like slow tasks: an attempt waiting for the concurrency
 /// limit must say it is queued, and the counters must split issued, queued and started.
 async fn a_waiting_attempt_reads_queued_until_it_starts() {
@@ -113,11 +123,7 @@ async fn without_limits_nothing_is_queued() {
 /// Catches a bound on the queue that is not kept (by any launch form), a refusal that loses
 /// or polls the task, and a refusal counted as a launch.
 async fn a_full_queue_refuses_try_launches_and_hands_the_task_back() {
-    let (recorder, release_1) = one_at_a_time(1).await;
-    recorder
-        .try_launch(2, async { Ok::<_, ()>(()) })
-        .await
-        .expect("2 takes the only place in the queue");
+    let (recorder, release_1) = with_a_full_queue().await;
     let polled = Arc::new(AtomicBool::new(false));
     let task = {
         let polled = Arc::clone(&polled);
@@ -166,11 +172,7 @@ async fn a_full_queue_refuses_try_launches_and_hands_the_task_back() {
 /// Catches back-pressure that loses or duplicates a launch: a launch waiting for room has
 /// claimed nothing (dropping it leaves the id `NotFound`), and one that gets room runs once.
 async fn a_launch_waiting_for_room_is_cancel_safe_and_lands_once() {
-    let (recorder, release_1) = one_at_a_time(1).await;
-    recorder
-        .try_launch(2, async { Ok::<_, ()>(()) })
-        .await
-        .expect("2 takes the only place in the queue");
+    let (recorder, release_1) = with_a_full_queue().await;
     let runs = Arc::new(AtomicUsize::new(0));
     let counting = || {
         let runs = Arc::clone(&runs);
