@@ -13,8 +13,10 @@ use tasks_recorder_benches::postgres::{self, pgbench, PgScenario};
 #[test]
 fn quick_postgres_report_runs_every_scenario_and_competitor() {
     let mut seen = Vec::new();
-    let report = postgres::run(true, &mut |done| seen.push(done.to_string()))
-        .unwrap_or_else(|why| panic!("{why}"));
+    let report = postgres::run(true, postgres::PgParts::ALL, &mut |done| {
+        seen.push(done.to_string())
+    })
+    .unwrap_or_else(|why| panic!("{why}"));
     for scenario in [
         PgScenario::Launch(1),
         PgScenario::Launch(64),

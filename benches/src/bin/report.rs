@@ -1,23 +1,26 @@
 //! `cargo run --release -p tasks-recorder-benches --bin report [-- --quick] [--only 1,2,...]
-//! [--postgres | --no-postgres]`: runs every scenario for every competitor, interleaved, and
+//! [--postgres | --no-postgres] [--pg-only launch-1,query,...]`: runs every scenario for every competitor, interleaved, and
 //! prints the tables and the target lines: first the in-memory recorder's (scenarios 1 to 7),
 //! then the PostgreSQL recorder's (scenario 8, on a throwaway server).
 #![forbid(unsafe_code)]
 
-use tasks_recorder_benches::postgres;
+use tasks_recorder_benches::postgres::{self, PgParts};
 use tasks_recorder_benches::report::{self, Config};
 
 #[global_allocator]
 static ALLOCATOR: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
 
 const USAGE: &str = "usage: report [--quick] [--only 1,2,...] [--postgres | --no-postgres]
+              [--pg-only launch-1,launch-64,launch-1000,query,pgbench,renewal]
   --quick        tiny sizes, a few seconds
   --only         run only these scenarios (1 launch, 2 query, 3 contention, 4 listing, 5 revoke,
                  6 memory, 7 #[recorded_task], 8 PostgreSQL)
   --postgres     only the PostgreSQL section (same as --only 8): PgRecorder against a
                  hand-written baseline, a primary-key SELECT and pgbench, on a throwaway
                  server (PgCluster; DATABASE_URL names an existing one instead)
-  --no-postgres  every scenario but the PostgreSQL section (same as --only 1,2,3,4,5,6,7)";
+  --no-postgres  every scenario but the PostgreSQL section (same as --only 1,2,3,4,5,6,7)
+  --pg-only      only these parts of the PostgreSQL section (and adds the section to
+                 what --only selects)";
 
 const POSTGRES: u8 = 8;
 
@@ -28,6 +31,7 @@ fn usage(problem: &str) -> ! {
 
 fn main() {
     let mut config = Config::default();
+    let mut parts = PgParts::ALL;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -43,6 +47,16 @@ fn main() {
             }
             "--postgres" => config.only |= 1 << POSTGRES,
             "--no-postgres" => config.only |= 0b1111_1110,
+            "--pg-only" => {
+                let list = args.next().unwrap_or_default();
+                parts = PgParts::parse(&list).unwrap_or_else(|unknown| {
+                    usage(&format!(
+                        "--pg-only takes {}, not {unknown:?}",
+                        PgParts::NAMES.join(", ")
+                    ))
+                });
+                config.only |= 1 << POSTGRES;
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return;
@@ -54,7 +68,7 @@ fn main() {
         in_memory(config);
     }
     if config.runs(POSTGRES) {
-        in_postgres(config);
+        in_postgres(config, parts);
     }
 }
 
@@ -81,7 +95,7 @@ fn in_memory(config: Config) {
 
 /// Scenario 8: the PostgreSQL recorder. A server that cannot be started is reported, not a
 /// failure of the report.
-fn in_postgres(config: Config) {
+fn in_postgres(config: Config, parts: PgParts) {
     println!("\n## PostgreSQL recorder\n");
     let start = std::time::Instant::now();
     let mut progress = |done: &str| {
@@ -90,7 +104,7 @@ fn in_postgres(config: Config) {
             start.elapsed().as_secs_f64()
         );
     };
-    match postgres::run(config.quick, &mut progress) {
+    match postgres::run(config.quick, parts, &mut progress) {
         Ok(report) => {
             print!("{}", report.table());
             println!(

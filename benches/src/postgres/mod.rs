@@ -46,6 +46,51 @@ use renewal::renewal;
 use results::{BASELINE, NO_WAIT, PK_SELECT, RECORDER};
 use runs::{drive, fresh_ids, launch_run, medians, query_run, Run};
 
+/// Which parts of the section run: `--pg-only` of the `report` binary. Every part by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgParts(u8);
+
+impl PgParts {
+    /// The names `--pg-only` takes, in the order the parts run.
+    pub const NAMES: [&'static str; 6] = [
+        "launch-1",
+        "launch-64",
+        "launch-1000",
+        "query",
+        "pgbench",
+        "renewal",
+    ];
+
+    /// Every part.
+    pub const ALL: PgParts = PgParts(0b11_1111);
+
+    /// The parts named in `list` (comma-separated [`NAMES`](Self::NAMES)); `Err` names the
+    /// first unknown one.
+    pub fn parse(list: &str) -> Result<PgParts, String> {
+        let mut bits = 0;
+        for name in list.split(',').map(str::trim) {
+            match Self::NAMES.iter().position(|known| *known == name) {
+                Some(k) => bits |= 1 << k,
+                None => return Err(name.to_string()),
+            }
+        }
+        Ok(PgParts(bits))
+    }
+
+    fn has(self, name: &str) -> bool {
+        Self::NAMES
+            .iter()
+            .position(|known| *known == name)
+            .is_some_and(|k| self.0 & (1 << k) != 0)
+    }
+}
+
+impl Default for PgParts {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
 /// The connections of each competitor's pool (the recorder's default).
 const POOL: usize = 16;
 
@@ -113,7 +158,11 @@ async fn connect(url: &str, name: &str, lease: Duration) -> Recorder {
 /// Runs the PostgreSQL section: starts a throwaway cluster (or uses `DATABASE_URL`), runs
 /// every scenario, stops the cluster. `progress` is told what finished. `Err`: the server
 /// could not be started or reached.
-pub fn run(quick: bool, progress: &mut dyn FnMut(&str)) -> Result<PgReport, String> {
+pub fn run(
+    quick: bool,
+    parts: PgParts,
+    progress: &mut dyn FnMut(&str),
+) -> Result<PgReport, String> {
     let start = Instant::now();
     WATCHDOG.start();
     let sizes = Sizes::of(quick);
@@ -165,6 +214,9 @@ pub fn run(quick: bool, progress: &mut dyn FnMut(&str)) -> Result<PgReport, Stri
     let mut rows = Vec::new();
     let mut wire = Vec::new();
     for (c, n) in sizes.launch {
+        if !parts.has(&format!("launch-{c}")) {
+            continue;
+        }
         let (recorder, proxied) = rt.block_on(async {
             let recorder = connect(
                 &url,
@@ -222,7 +274,7 @@ pub fn run(quick: bool, progress: &mut dyn FnMut(&str)) -> Result<PgReport, Stri
         rt.block_on(async { recorder.0.shutdown().await });
     }
 
-    {
+    if parts.has("query") {
         let keys = sizes.query_keys;
         let (recorder, ours, theirs) = rt.block_on(async {
             let recorder = Arc::new(
@@ -281,7 +333,9 @@ pub fn run(quick: bool, progress: &mut dyn FnMut(&str)) -> Result<PgReport, Stri
         rt.block_on(async { recorder.0.shutdown().await });
     }
 
-    let pgbench = if throwaway {
+    let pgbench = if !parts.has("pgbench") {
+        Err("not run (--pg-only)".to_string())
+    } else if throwaway {
         match pgbench::find() {
             Some(binary) => {
                 WATCHDOG.case("pgbench".to_string());
@@ -303,12 +357,16 @@ pub fn run(quick: bool, progress: &mut dyn FnMut(&str)) -> Result<PgReport, Stri
 
     WATCHDOG.case("lease renewal".to_string());
     WATCHDOG.beat(RECORDER);
-    let renewal = rt.block_on(renewal(
-        &url,
-        &admin,
-        &recorder_name(&prefix, "renewal"),
-        sizes,
-    ));
+    let renewal = if parts.has("renewal") {
+        rt.block_on(renewal(
+            &url,
+            &admin,
+            &recorder_name(&prefix, "renewal"),
+            sizes,
+        ))
+    } else {
+        Err("not run (--pg-only)".to_string())
+    };
     WATCHDOG.idle();
     progress("lease renewal");
 
