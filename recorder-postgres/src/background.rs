@@ -82,7 +82,7 @@ async fn renew<T: PgId>(shared: &Shared<T>) {
                 &keys,
                 &numbers,
                 &states,
-                &shared.settings.name,
+                &shared.recorder,
             ],
         )
         .await
@@ -124,7 +124,7 @@ async fn renew<T: PgId>(shared: &Shared<T>) {
                 OPERATION,
                 None,
                 sql::OWNED,
-                &[&shared.owner, &shared.settings.name],
+                &[&shared.owner, &shared.recorder],
             )
             .await
         {
@@ -170,7 +170,7 @@ async fn check_cancels<T: PgId>(shared: &Shared<T>) {
             "cancel",
             None,
             sql::CANCEL_REQUESTED,
-            &[&shared.owner, &shared.settings.name],
+            &[&shared.owner, &shared.recorder],
         )
         .await
     {
@@ -239,7 +239,7 @@ pub(crate) async fn listener<T: PgId>(shared: Weak<Shared<T>>, stop: Cancellatio
                     return;
                 };
                 // This process's own writes have woken its waiters already.
-                if channel == shared.channel && from != shared.owner {
+                if channel == shared.channel && from.parse() != Ok(shared.owner) {
                     shared.changed();
                 } else if channel == shared.cancel_channel {
                     check_cancels(&shared).await;

@@ -79,7 +79,7 @@ async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>,
     let lease = shared.lease_ms();
     let mut tries = 0;
     let rows = loop {
-        let name = &shared.settings.name;
+        let name = &shared.recorder;
         let rows = match single {
             Some(key) => {
                 let params: [&(dyn ToSql + Sync); 5] = [name, &key, &shared.owner, &lease, &nonce];
@@ -245,13 +245,7 @@ async fn write_ends<T: PgId>(
                     "revoke",
                     Some(key),
                     sql::REVOKE_FAILED,
-                    &[
-                        &shared.settings.name,
-                        key,
-                        &shared.owner,
-                        token,
-                        &shared.channel,
-                    ],
+                    &[&shared.recorder, key, &shared.owner, token, &shared.channel],
                 )
                 .await;
             match written {
@@ -305,7 +299,7 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
         &messages[..],
     ) {
         let params: [&(dyn ToSql + Sync); 8] = [
-            &shared.settings.name,
+            &shared.recorder,
             key,
             attempt,
             state,
@@ -325,7 +319,7 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
             .await?
     } else {
         let params: [&(dyn ToSql + Sync); 8] = [
-            &shared.settings.name,
+            &shared.recorder,
             &keys,
             &attempts,
             &states,
@@ -382,7 +376,7 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
                 "trim failed records",
                 None,
                 sql::TRIM_FAILED,
-                &[&shared.settings.name, &max],
+                &[&shared.recorder, &max],
             )
             .await;
     }

@@ -213,6 +213,7 @@ impl<T: PgId> PgBuilder<T> {
                 describe_ids: self.describe_ids,
             },
             owner: identity.owner,
+            recorder: identity.recorder,
             channel: identity.channel,
             cancel_channel: identity.cancel_channel,
             local: Mutex::new(HashMap::new()),
@@ -239,7 +240,8 @@ impl<T: PgId> PgBuilder<T> {
 
 /// Who this process is, and where it listens.
 struct Identity {
-    owner: String,
+    owner: i64,
+    recorder: i32,
     channel: String,
     cancel_channel: String,
 }
@@ -302,14 +304,15 @@ async fn migrate<T: PgId>(pool: &Pool, name: &str) -> Result<Identity, Error> {
         )
         .await
         .map_err(fail)?;
-    let stored: String = transaction
+    let registered = transaction
         .query_one(
-            "SELECT id_type FROM tasks_recorder_recorders WHERE name = $1",
+            "SELECT id_type, number FROM tasks_recorder_recorders WHERE name = $1",
             &[&name],
         )
         .await
-        .map_err(fail)?
-        .get(0);
+        .map_err(fail)?;
+    let stored: String = registered.try_get(0).map_err(fail)?;
+    let recorder: i32 = registered.try_get(1).map_err(fail)?;
     if stored != T::TYPE_NAME {
         return Err(Error::new(
             OPERATION,
@@ -326,8 +329,9 @@ async fn migrate<T: PgId>(pool: &Pool, name: &str) -> Result<Identity, Error> {
         .map_err(fail)?;
     transaction.commit().await.map_err(fail)?;
     Ok(Identity {
-        owner: row.get(0),
-        channel: row.get(1),
-        cancel_channel: row.get(2),
+        owner: row.try_get(0).map_err(fail)?,
+        recorder,
+        channel: row.try_get(1).map_err(fail)?,
+        cancel_channel: row.try_get(2).map_err(fail)?,
     })
 }

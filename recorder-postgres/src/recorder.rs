@@ -345,12 +345,7 @@ impl<T: PgId> PgRecorder<T> {
     async fn state_code(&self, operation: &'static str, key: &[u8]) -> Result<Option<i16>, Error> {
         let shared = self.shared();
         let row = shared
-            .query_opt(
-                operation,
-                Some(key),
-                sql::STATE,
-                &[&shared.settings.name, &key],
-            )
+            .query_opt(operation, Some(key), sql::STATE, &[&shared.recorder, &key])
             .await?;
         match row {
             None => Ok(None),
@@ -375,7 +370,7 @@ impl<T: PgId> PgRecorder<T> {
                 OPERATION,
                 Some(&key),
                 sql::INFO,
-                &[&shared.settings.name, &key.as_ref()],
+                &[&shared.recorder, &key.as_ref()],
             )
             .await?
         else {
@@ -434,7 +429,7 @@ impl<T: PgId> PgRecorder<T> {
                 OPERATION,
                 Some(&key),
                 sql::BEGIN_REVOKE,
-                &[&shared.settings.name, &key, &shared.owner, &lease],
+                &[&shared.recorder, &key, &shared.owner, &lease],
             )
             .await?;
         let (token, seen): (Option<i64>, Option<i16>) = match &begun {
@@ -469,7 +464,7 @@ impl<T: PgId> PgRecorder<T> {
                 Some(&key),
                 sql,
                 &[
-                    &shared.settings.name,
+                    &shared.recorder,
                     &key,
                     &shared.owner,
                     &token,
@@ -543,7 +538,7 @@ impl<T: PgId> PgRecorder<T> {
                     OPERATION,
                     Some(&key),
                     sql::STATE_AND_LEASE,
-                    &[&shared.settings.name, &key.as_ref()],
+                    &[&shared.recorder, &key.as_ref()],
                 )
                 .await?;
             let Some(row) = row else {
@@ -562,7 +557,7 @@ impl<T: PgId> PgRecorder<T> {
                         OPERATION,
                         Some(&key),
                         sql::WATCH,
-                        &[&shared.settings.name, &key.as_ref()],
+                        &[&shared.recorder, &key.as_ref()],
                     )
                     .await?;
                 match marked {
@@ -609,7 +604,7 @@ impl<T: PgId> PgRecorder<T> {
                 "cancel",
                 Some(&key),
                 sql::REQUEST_CANCEL,
-                &[&shared.settings.name, &key.as_ref()],
+                &[&shared.recorder, &key.as_ref()],
             )
             .await?;
         Ok(!rows.is_empty())
@@ -634,7 +629,7 @@ impl<T: PgId> PgRecorder<T> {
                 OPERATION,
                 None,
                 sql::IDS_IN_STATE,
-                &[&shared.settings.name, &codes],
+                &[&shared.recorder, &codes],
             )
             .await?;
         rows.iter()
@@ -660,7 +655,7 @@ impl<T: PgId> PgRecorder<T> {
                 OPERATION,
                 None,
                 sql::COUNT_IN_STATE,
-                &[&shared.settings.name, &codes],
+                &[&shared.recorder, &codes],
             )
             .await?;
         let count: i64 = match row {
@@ -684,7 +679,7 @@ impl<T: PgId> PgRecorder<T> {
                 "remove_failed",
                 Some(&key),
                 &format!("{} RETURNING 1", sql::REMOVE_FAILED),
-                &[&shared.settings.name, &key.as_ref()],
+                &[&shared.recorder, &key.as_ref()],
             )
             .await?;
         if !rows.is_empty() {
@@ -701,7 +696,7 @@ impl<T: PgId> PgRecorder<T> {
         let shared = self.shared();
         let mut counters = shared.machinery.counters();
         let row = shared
-            .query_opt(OPERATION, None, sql::GAUGES, &[&shared.settings.name])
+            .query_opt(OPERATION, None, sql::GAUGES, &[&shared.recorder])
             .await?;
         if let Some(row) = row {
             let gauge = |index| -> Result<u64, Error> {

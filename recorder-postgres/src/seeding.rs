@@ -126,12 +126,7 @@ impl<T: PgId> PgRecorder<T> {
                     operation,
                     key,
                     sql::MARK,
-                    &[
-                        &shared.settings.name,
-                        &batch,
-                        &shared.channel,
-                        &shared.owner,
-                    ],
+                    &[&shared.recorder, &batch, &shared.channel, &shared.owner],
                 )
                 .await?;
             for row in &rows {

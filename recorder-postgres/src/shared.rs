@@ -84,8 +84,10 @@ pub(crate) struct Shared<T> {
     /// The connection of the renewals.
     pub(crate) renew_pool: Pool,
     pub(crate) settings: Settings,
-    /// This process's identity as an owner of leases.
-    pub(crate) owner: String,
+    /// This process's identity as an owner of leases: a number unique in the database.
+    pub(crate) owner: i64,
+    /// The recorder's number, the first column of its records' key.
+    pub(crate) recorder: i32,
     /// The channel the recorder's changes are notified on.
     pub(crate) channel: String,
     /// The channel cancellations of this owner's attempts are notified on.

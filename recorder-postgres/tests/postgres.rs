@@ -286,7 +286,8 @@ async fn an_end_wakes_every_waiter_of_other_processes() {
     let watched = || async {
         admin
             .query_one(
-                "SELECT watched FROM tasks_recorder_records WHERE recorder = $1 AND id = $2",
+                "SELECT watched FROM tasks_recorder_records WHERE id = $2 AND recorder = \
+                 (SELECT number FROM tasks_recorder_recorders WHERE name = $1)",
                 &[&name, &"a".as_bytes()],
             )
             .await
@@ -501,9 +502,10 @@ async fn many_running_attempts_keep_their_leases() {
     );
 }
 
-/// Catches a migration that leaves a database of an older schema unusable (version 1 had
-/// the tables but not the functions that record ends and renew leases, nor the `watched`
-/// column of version 3), and a process that runs against a schema newer than it knows.
+/// Catches a migration that loses or changes the records of an older schema (version 3 keyed
+/// them by the recorder's name and named owners by text; version 4 keys them by the
+/// recorder's number), leaves it unusable, or keeps a lease of an owner that can no longer
+/// renew it; and a process that runs against a schema newer than it knows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_schema_is_migrated_and_a_newer_one_refused() {
     let db = cluster();
@@ -525,24 +527,114 @@ async fn an_older_schema_is_migrated_and_a_newer_one_refused() {
         .expect("connect with the schema");
     tokio::spawn(connection);
 
-    // Version 1: a recorder made the tables; the functions did not exist yet.
-    drop(connect::<u64>(&url, "old").await);
+    // Version 3, as that crate left it: records of "old" in every state, the functions
+    // with their version 3 signatures, and no recorder numbers.
     own.batch_execute(
-        "DROP FUNCTION tasks_recorder_finish; DROP FUNCTION tasks_recorder_renew; \
-         ALTER TABLE tasks_recorder_records DROP COLUMN watched; \
-         UPDATE tasks_recorder_schema SET version = 1",
+        "CREATE TABLE tasks_recorder_schema (version integer NOT NULL);
+         INSERT INTO tasks_recorder_schema VALUES (3);
+         CREATE TABLE tasks_recorder_recorders (name text PRIMARY KEY, id_type text NOT NULL);
+         INSERT INTO tasks_recorder_recorders VALUES ('old', 'u64');
+         CREATE TABLE tasks_recorder_records (
+             recorder text NOT NULL, id bytea NOT NULL, state smallint NOT NULL,
+             attempts integer NOT NULL, owner text, lease_until timestamptz, claim bigint,
+             revokes bigint NOT NULL DEFAULT 0,
+             cancel_requested boolean NOT NULL DEFAULT false, failure_kind smallint,
+             failure_message text, failed_at timestamptz,
+             watched boolean NOT NULL DEFAULT false, PRIMARY KEY (recorder, id));
+         INSERT INTO tasks_recorder_records (recorder, id, state, attempts, owner, lease_until,
+             failure_kind, failure_message, failed_at) VALUES
+             ('old', int8send(1), 1, 1, NULL, NULL, NULL, NULL, NULL),
+             ('old', int8send(2), 3, 2, NULL, NULL, 0, 'disk full', clock_timestamp()),
+             ('old', int8send(3), 0, 1, 'a-uuid-of-an-old-process',
+                 clock_timestamp() + interval '1 hour', NULL, NULL, NULL),
+             ('old', int8send(4), 2, 1, 'a-uuid-of-an-old-process',
+                 clock_timestamp() + interval '1 hour', NULL, NULL, NULL);
+         CREATE FUNCTION tasks_recorder_finish(text, bytea[], int4[], int2[], int2[], text[],
+             text, text) RETURNS void LANGUAGE sql AS '';
+         CREATE FUNCTION tasks_recorder_renew(text, float8, bytea[], int8[], int2[], text)
+             RETURNS void LANGUAGE sql AS '';",
     )
     .await
-    .expect("make a version 1 schema");
+    .expect("make a version 3 schema");
     let jobs = connect::<u64>(&url, "old").await;
-    jobs.launch(7, async { Ok::<_, ()>(()) })
-        .await
-        .expect("launch")
-        .map_err(drop)
-        .expect("launched");
+    let states = || async {
+        let mut states = Vec::new();
+        for id in 1..=4u64 {
+            states.push(jobs.query_task_state(&id).await.expect("query"));
+        }
+        states
+    };
+    // The records kept their states; the old owner's leases still run.
     assert_eq!(
-        within("wait", jobs.wait(&7)).await.expect("wait"),
-        TaskState::Success
+        states().await,
+        [
+            TaskState::Success,
+            TaskState::Failed,
+            TaskState::Working,
+            TaskState::Success
+        ]
+    );
+    let info = jobs.task_info(&2).await.expect("info").expect("a record");
+    let failure = info.failure.expect("a failure");
+    assert_eq!(
+        (info.attempts, failure.kind, failure.message.as_deref()),
+        (2, FailureKind::Error, Some("disk full"))
+    );
+    // Nobody can renew the old owner's leases any more: once they run out, the attempt is
+    // lost and the revoke leaves its id `Success`.
+    own.batch_execute(
+        "UPDATE tasks_recorder_records SET lease_until = clock_timestamp() - interval '1 second' \
+         WHERE lease_until IS NOT NULL",
+    )
+    .await
+    .expect("the old leases run out");
+    assert_eq!(
+        states().await,
+        [
+            TaskState::Success,
+            TaskState::Failed,
+            TaskState::Failed,
+            TaskState::Success
+        ]
+    );
+    // The migrated records obey the rules: a success is never run again, a failure is.
+    assert!(matches!(
+        jobs.launch(1, async { Ok::<_, ()>(()) })
+            .await
+            .expect("launch"),
+        Err((TaskState::Success, _))
+    ));
+    for id in [2, 3, 5] {
+        jobs.launch(id, async { Ok::<_, ()>(()) })
+            .await
+            .expect("launch")
+            .map_err(drop)
+            .expect("launched");
+        assert_eq!(
+            within("wait", jobs.wait(&id)).await.expect("wait"),
+            TaskState::Success
+        );
+    }
+    assert_eq!(
+        jobs.task_info(&3)
+            .await
+            .expect("info")
+            .expect("a record")
+            .attempts,
+        2
+    );
+    let functions: i64 = own
+        .query_one(
+            "SELECT count(*) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace \
+             AND proname IN ('tasks_recorder_finish', 'tasks_recorder_renew')",
+            &[],
+        )
+        .await
+        .expect("count the functions")
+        .get(0);
+    assert_eq!(
+        functions, 2,
+        "a function of version 3 was left beside its new version"
     );
     jobs.shutdown().await;
 

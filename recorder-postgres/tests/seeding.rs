@@ -170,7 +170,7 @@ async fn a_lost_attempt_can_be_marked_and_its_late_end_changes_nothing() {
     client
         .execute(
             "UPDATE tasks_recorder_records SET lease_until = clock_timestamp() - interval '1 second' \
-             WHERE recorder = $1",
+             WHERE recorder = (SELECT number FROM tasks_recorder_recorders WHERE name = $1)",
             &[&name],
         )
         .await

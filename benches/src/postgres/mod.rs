@@ -377,7 +377,8 @@ pub fn run(
             let pattern = format!("{prefix}%");
             let _ = admin
                 .execute(
-                    "DELETE FROM tasks_recorder_records WHERE recorder LIKE $1",
+                    "DELETE FROM tasks_recorder_records WHERE recorder IN \
+                     (SELECT number FROM tasks_recorder_recorders WHERE name LIKE $1)",
                     &[&pattern],
                 )
                 .await;
