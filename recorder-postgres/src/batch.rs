@@ -2,11 +2,15 @@
 //! statement, and the end writer, which records the ends of many attempts in one statement.
 //! Both take whatever is queued when a batch starts, with no artificial delay: while one
 //! batch commits, the next one fills, so a burst of launches shares commits and a single
-//! launch waits for no one.
+//! launch waits for no one. A launch that finds no other claim pending claims its id itself,
+//! in its own task ([`submit`]): a lone launch pays no hand-off to the claimer and back.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tasks_recorder::store::{Event, Stop, Store};
@@ -33,7 +37,6 @@ pub(crate) async fn claimer<T: PgId>(
     in_flight: usize,
 ) {
     let slots = Arc::new(Semaphore::new(in_flight.max(1)));
-    let nonce = Arc::new(AtomicI64::new(1));
     let mut deferred: Vec<ClaimRequest> = Vec::new();
     loop {
         if deferred.is_empty() {
@@ -61,11 +64,71 @@ pub(crate) async fn claimer<T: PgId>(
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let nonce = nonce.fetch_add(1, Ordering::Relaxed);
+        let nonce = shared.next_nonce.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             claim_batch(&shared, batch, nonce).await;
             drop(slot);
         });
+    }
+}
+
+/// Sends a launch's claim on its way; `Err` gives it back if the claimer is gone.
+///
+/// When no other claim is pending, the launch claims its id itself: the [`Direct`] it gets
+/// runs the single-row statement when the launch awaits it, in the launch's own task, with
+/// no hand-off to the claimer and back. The claim is answered through `request.answer` in
+/// both cases, and a claim that commits for a launch that is gone is recorded as dropped
+/// (see [`Direct`]). When claims are pending (a burst of launches), the claim joins the
+/// claimer's next batch, and the [`Direct`] is empty.
+pub(crate) fn submit<T: PgId>(
+    shared: &Arc<Shared<T>>,
+    request: ClaimRequest,
+) -> Result<Direct, ClaimRequest> {
+    if shared.claims_pending.fetch_add(1, Ordering::AcqRel) == 0 {
+        let nonce = shared.next_nonce.fetch_add(1, Ordering::Relaxed);
+        let own = Arc::clone(shared);
+        let claim = async move { claim_batch(&own, vec![request], nonce).await };
+        return Ok(Direct(Some((
+            tokio::runtime::Handle::current(),
+            Box::pin(claim),
+        ))));
+    }
+    match shared.claims.send(request) {
+        Ok(()) => Ok(Direct(None)),
+        Err(refused) => {
+            shared.claims_pending.fetch_sub(1, Ordering::AcqRel);
+            Err(refused.0)
+        }
+    }
+}
+
+/// A launch's own claim statement (see [`submit`]), run when the launch awaits it. Dropped
+/// before it ends (the launch was dropped), it finishes in a task of its own on the
+/// launch's runtime: its statement may commit, and then its attempt is recorded as dropped,
+/// not left `Working` until its lease runs out.
+pub(crate) struct Direct(Option<(tokio::runtime::Handle, DirectClaim)>);
+
+type DirectClaim = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl Future for Direct {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some((_, claim)) = &mut self.0 {
+            if claim.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.0 = None;
+        }
+        Poll::Ready(())
+    }
+}
+
+impl Drop for Direct {
+    fn drop(&mut self) {
+        if let Some((runtime, claim)) = self.0.take() {
+            runtime.spawn(claim);
+        }
     }
 }
 
@@ -107,6 +170,9 @@ async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>,
             Ok(rows) => break rows,
             Err(error) => {
                 // Nothing was claimed: every launch of the batch fails with the error.
+                shared
+                    .claims_pending
+                    .fetch_sub(batch.len(), Ordering::AcqRel);
                 for request in batch {
                     let id = Some(crate::error::describe_key(&request.key));
                     let _ = request.answer.send(Err(error.for_id(id)));
@@ -115,6 +181,11 @@ async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>,
             }
         }
     };
+    // No longer pending, before any launch hears of it: a launch that launches again at once
+    // finds no claim pending and claims its next id itself.
+    shared
+        .claims_pending
+        .fetch_sub(batch.len(), Ordering::AcqRel);
     let mut answers: HashMap<Vec<u8>, Claim> = HashMap::with_capacity(rows.len());
     for row in &rows {
         let decoded = (|| -> Result<(Vec<u8>, Claim), Error> {

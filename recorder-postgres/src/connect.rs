@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -219,6 +220,8 @@ impl<T: PgId> PgBuilder<T> {
             local: Mutex::new(HashMap::new()),
             revoking: Mutex::new(HashMap::new()),
             claims,
+            claims_pending: AtomicUsize::new(0),
+            next_nonce: AtomicI64::new(1),
             ends,
             changes: watch::Sender::new(0),
             renewed_at: Mutex::new(Instant::now()),

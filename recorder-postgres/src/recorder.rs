@@ -120,15 +120,19 @@ impl<T: PgId> PgRecorder<T> {
         let request = ClaimRequest {
             key: key.clone(),
             answer,
+            _hold: shared.machinery.hold(),
         };
-        if shared.claims.send(request).is_err() {
-            return Err(Error::new(
-                "launch",
-                Some(describe_key(&key)),
-                ErrorKind::Connection,
-            ));
-        }
         let claimed_at = Instant::now();
+        match crate::batch::submit(shared, request) {
+            Ok(direct) => direct.await,
+            Err(_) => {
+                return Err(Error::new(
+                    "launch",
+                    Some(describe_key(&key)),
+                    ErrorKind::Connection,
+                ))
+            }
+        }
         let claim = answered
             .await
             .map_err(|_| Error::new("launch", Some(describe_key(&key)), ErrorKind::Connection))??;

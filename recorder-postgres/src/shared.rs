@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicI64, AtomicUsize};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,9 @@ pub(crate) struct Local {
 pub(crate) struct ClaimRequest {
     pub(crate) key: Vec<u8>,
     pub(crate) answer: oneshot::Sender<Result<Claim, Error>>,
+    /// Keeps a shutdown waiting until the claim is answered: a claim that commits for a
+    /// launch that is gone is recorded as dropped before the shutdown returns.
+    pub(crate) _hold: tokio_util::task::task_tracker::TaskTrackerToken,
 }
 
 /// What the database answered to a claim.
@@ -97,6 +101,11 @@ pub(crate) struct Shared<T> {
     /// renewed with the attempts'.
     pub(crate) revoking: Mutex<HashMap<Vec<u8>, i64>>,
     pub(crate) claims: mpsc::UnboundedSender<ClaimRequest>,
+    /// The claims sent and not yet answered, the claimer's and the launches' own (see
+    /// [`batch::submit`](crate::batch::submit)).
+    pub(crate) claims_pending: AtomicUsize,
+    /// The next claim statement's nonce: it tells this process's claims of an id apart.
+    pub(crate) next_nonce: AtomicI64,
     pub(crate) ends: mpsc::UnboundedSender<Queued>,
     /// Bumped whenever records may have changed: a notification, a local write, a
     /// reconnection. Waiters read their id again.

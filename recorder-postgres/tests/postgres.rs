@@ -655,6 +655,54 @@ async fn an_older_schema_is_migrated_and_a_newer_one_refused() {
         .expect("drop schema");
 }
 
+/// Catches a launch dropped while its claim is in flight that leaves its id `Working` until
+/// the lease runs out (300 s here, far past the test's failure detector), that runs its
+/// future anyway, or a shutdown that returns before such a claim is settled. The first launch
+/// claims its id in its own task (no other claim is pending); the second, sent while the
+/// first is pending, joins the claimer's batch: both paths are dropped after one poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_dropped_while_it_claims_is_recorded_dropped() {
+    let db = cluster();
+    let jobs: PgRecorder<u64> = PgRecorder::builder()
+        .lease(Duration::from_secs(300))
+        .connect(db.url(), &unique_name("dropped-claim"))
+        .await
+        .expect("connect");
+    let polled = Arc::new(AtomicUsize::new(0));
+    let task = || {
+        let polled = Arc::clone(&polled);
+        async move {
+            polled.fetch_add(1, Ordering::SeqCst);
+            Ok::<(), ()>(())
+        }
+    };
+    let mut lone = Box::pin(jobs.launch(1, task()));
+    let mut batched = Box::pin(jobs.launch(2, task()));
+    for launch in [&mut lone, &mut batched] {
+        tokio::select! {
+            biased;
+            _ = launch => panic!("a claim was answered without a round trip"),
+            () = std::future::ready(()) => {}
+        }
+    }
+    drop((lone, batched));
+    within("shutdown", jobs.shutdown()).await;
+    for id in [1, 2] {
+        let info = jobs.task_info(&id).await.expect("info").expect("a record");
+        let failure = info.failure.expect("a failure");
+        assert_eq!(
+            (info.state, failure.kind),
+            (TaskState::Failed, FailureKind::Dropped),
+            "id {id}"
+        );
+    }
+    assert_eq!(
+        polled.load(Ordering::SeqCst),
+        0,
+        "a dropped launch ran its task"
+    );
+}
+
 /// Catches a timeout that the PostgreSQL recorder ignores, or records as another failure:
 /// the shared attempt machinery stops the attempt and the database records `TimedOut`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
