@@ -52,7 +52,7 @@ fn quick_postgres_report_runs_every_scenario_and_competitor() {
             .filter(|(label, _)| {
                 matches!(
                     label.as_str(),
-                    "recorder CLAIM (batch)" | "recorder CLAIM_ONE"
+                    "recorder CLAIM (batch)" | "recorder CLAIM_ONE" | "recorder CLAIM_NEW"
                 )
             })
             .map(|(_, t)| t.count)

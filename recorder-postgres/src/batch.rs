@@ -146,15 +146,13 @@ async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>,
         let rows = match single {
             Some(key) => {
                 let params: [&(dyn ToSql + Sync); 5] = [name, &key, &shared.owner, &lease, &nonce];
-                shared
-                    .query_on(
-                        &shared.batch_pool,
-                        "launch",
-                        single,
-                        sql::CLAIM_ONE,
-                        &params,
-                    )
-                    .await
+                let claim =
+                    |sql| shared.query_on(&shared.batch_pool, "launch", single, sql, &params);
+                // A new id first (one plain insert), then by the record's state.
+                match claim(sql::CLAIM_NEW).await {
+                    Ok(rows) if rows.is_empty() => claim(sql::CLAIM_ONE).await,
+                    inserted => inserted,
+                }
             }
             None => {
                 let params: [&(dyn ToSql + Sync); 5] = [name, &keys, &shared.owner, &lease, &nonce];
@@ -369,7 +367,7 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
         &kinds[..],
         &messages[..],
     ) {
-        let params: [&(dyn ToSql + Sync); 8] = [
+        let params: [&(dyn ToSql + Sync); 7] = [
             &shared.recorder,
             key,
             attempt,
@@ -377,9 +375,8 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
             kind,
             message,
             &shared.owner,
-            &shared.channel,
         ];
-        shared
+        let rows = shared
             .query_on(
                 &shared.batch_pool,
                 OPERATION,
@@ -387,7 +384,24 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
                 sql::FINISH_ONE,
                 &params,
             )
-            .await?
+            .await?;
+        if let Some(row) = rows.first() {
+            if Shared::<T>::get::<bool>(OPERATION, Some(key), row, 2)? {
+                // A waiter of another process watches the row. The end is committed
+                // whatever happens to the notification: a waiter that misses it reads the
+                // row again when the lease it saw runs out.
+                let _ = shared
+                    .query_on(
+                        &shared.batch_pool,
+                        OPERATION,
+                        Some(key),
+                        sql::NOTIFY,
+                        &[&shared.channel, &shared.owner],
+                    )
+                    .await;
+            }
+        }
+        rows
     } else {
         let params: [&(dyn ToSql + Sync); 8] = [
             &shared.recorder,

@@ -108,13 +108,13 @@ fn in_postgres(config: Config, parts: PgParts) {
         Ok(report) => {
             print!("{}", report.table());
             println!(
-                "\nmedians of {} interleaved rounds{}; fresh ids every run; the PostgreSQL section \
-                 took {:.1} s{}",
-                report.rounds,
-                if report.rounds > 1 {
-                    " after one warm-up run each"
-                } else {
+                "\nn × rounds: each competitor's runs; cells are the medians of the interleaved \
+                 rounds{}, ratios the medians of the rounds' own ratios; fresh ids every run; \
+                 the PostgreSQL section took {:.1} s{}",
+                if report.quick {
                     ""
+                } else {
+                    " after one warm-up run each"
                 },
                 report.elapsed.as_secs_f64(),
                 if report.quick { " (--quick sizes)" } else { "" },

@@ -189,23 +189,6 @@ impl Baseline {
         })
     }
 
-    /// Stores `ids` as succeeded, in one statement.
-    pub async fn fill_successes(&self, ids: std::ops::Range<u64>) -> Result<(), String> {
-        let keys: Vec<Vec<u8>> = ids.map(key).collect();
-        let client = self.pool.get().await.map_err(|e| e.to_string())?;
-        client
-            .execute(
-                &format!(
-                    "INSERT INTO {} (k, state, attempt) SELECT u.k, 1, 1 FROM unnest($1::bytea[]) AS u(k)",
-                    self.table
-                ),
-                &[&keys],
-            )
-            .await
-            .map_err(|e| format!("filling {}: {e}", self.table))?;
-        Ok(())
-    }
-
     /// Drops the table.
     pub async fn drop_table(&self) -> Result<(), String> {
         let client = self.pool.get().await.map_err(|e| e.to_string())?;

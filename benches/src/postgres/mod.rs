@@ -10,7 +10,8 @@
 //!   the run's time) and the mean latency of one launch-and-wait.
 //! - **query**: `query_task_state` of succeeded ids against `SELECT state FROM t WHERE k = $1`
 //!   (prepared, through a pool of the same kind and size), from 1 driver (latency) and from
-//!   64 concurrent drivers (throughput).
+//!   64 concurrent drivers (throughput). Each side's ids succeeded through its own launch
+//!   path (a claim, then an end), so that both tables hold the rows their launches leave.
 //! - **pgbench**: `pgbench -b simple-update -c 8 -j 2` on the same server: the engine's rate
 //!   of one-commit transactions.
 //! - **lease renewal**: many tasks running (pending until released) under a short lease; the
@@ -19,7 +20,9 @@
 //!
 //! Competitors run interleaved (A B, B A, ...) with fresh ids every run, after one untimed
 //! warm-up run each (which also fills the pools and the prepared-statement caches); each cell
-//! is the median of the rounds. One untimed extra `PgRecorder` run per concurrency goes
+//! is the median of the rounds, and each ratio the median of the rounds' own ratios (the
+//! recorder's run against the competitor's run of the same round), which the drift of a
+//! shared machine's speed between rounds does not move. One untimed extra `PgRecorder` run per concurrency goes
 //! through the proxy to show which statements a task costs.
 
 pub mod competitors;
@@ -37,14 +40,14 @@ use tasks_recorder_pg_cluster::PgCluster;
 use tasks_recorder_postgres::PgRecorder;
 
 pub use renewal::Renewal;
-pub use results::{Goal, Measure, PgReport, PgRow, PgScenario, PgTarget, WireRow};
+pub use results::{Goal, Measure, PgReport, PgRow, PgScenario, PgTarget, Ratio, WireRow};
 
 use crate::report::WATCHDOG;
-use competitors::{Baseline, NoWait, PgLauncher, Recorder};
+use competitors::{Baseline, NoWait, Recorder};
 use proxy::Proxy;
 use renewal::renewal;
 use results::{BASELINE, NO_WAIT, PK_SELECT, RECORDER};
-use runs::{drive, fresh_ids, launch_run, medians, query_run, Run};
+use runs::{fill, launch_run, medians, query_run, Run};
 
 /// Which parts of the section run: `--pg-only` of the `report` binary. Every part by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,12 +100,11 @@ const POOL: usize = 16;
 /// The sizes of every scenario.
 #[derive(Debug, Clone, Copy)]
 struct Sizes {
-    rounds: usize,
-    /// (concurrency, tasks per run)
-    launch: [(usize, u64); 3],
+    /// (concurrency, tasks per run, rounds)
+    launch: [(usize, u64, usize); 3],
     query_keys: u64,
-    /// (concurrent drivers, queries per run)
-    query: [(usize, u64); 2],
+    /// (concurrent drivers, queries per run, rounds)
+    query: [(usize, u64, usize); 2],
     pgbench_clients: u32,
     pgbench_seconds: u32,
     renewal_tasks: u64,
@@ -114,10 +116,9 @@ impl Sizes {
     fn of(quick: bool) -> Self {
         if quick {
             Sizes {
-                rounds: 1,
-                launch: [(1, 5), (64, 64), (1000, 1000)],
+                launch: [(1, 5, 1), (64, 64, 1), (1000, 1000, 1)],
                 query_keys: 200,
-                query: [(1, 200), (64, 640)],
+                query: [(1, 200, 1), (64, 640, 1)],
                 pgbench_clients: 8,
                 pgbench_seconds: 1,
                 renewal_tasks: 200,
@@ -126,10 +127,9 @@ impl Sizes {
             }
         } else {
             Sizes {
-                rounds: 5,
-                launch: [(1, 300), (64, 2_000), (1000, 4_000)],
+                launch: [(1, 100, 15), (64, 2_000, 5), (1000, 4_000, 5)],
                 query_keys: 10_000,
-                query: [(1, 2_000), (64, 20_000)],
+                query: [(1, 500, 15), (64, 5_000, 15)],
                 pgbench_clients: 8,
                 pgbench_seconds: 10,
                 renewal_tasks: 10_000,
@@ -213,7 +213,7 @@ pub fn run(
 
     let mut rows = Vec::new();
     let mut wire = Vec::new();
-    for (c, n) in sizes.launch {
+    for (c, n, rounds) in sizes.launch {
         if !parts.has(&format!("launch-{c}")) {
             continue;
         }
@@ -249,9 +249,15 @@ pub fn run(
             ),
         ];
         let scenario = PgScenario::Launch(c);
-        let cells = medians(scenario.name(), sizes.rounds, &mut runs);
+        let (cells, ratios) = medians(scenario.name(), rounds, &mut runs);
         drop(runs);
-        rows.push(PgRow { scenario, n, cells });
+        rows.push(PgRow {
+            scenario,
+            n,
+            rounds,
+            cells,
+            ratios,
+        });
         progress(&scenario.name());
         if let Some((proxy, wired)) = proxied {
             WATCHDOG.case(format!("{} through the counting proxy", scenario.name()));
@@ -285,21 +291,13 @@ pub fn run(
                 )
                 .await,
             );
-            let ours = fresh_ids(keys);
-            let fill = Arc::clone(&recorder);
-            drive(keys, 1000, move |i| {
-                let fill = Arc::clone(&fill);
-                async move { fill.launch_and_wait(ours + i).await }
-            })
-            .await;
-            let theirs = fresh_ids(keys);
-            baseline
-                .fill_successes(theirs..theirs + keys)
-                .await
-                .expect("filling the baseline's table");
+            // Each side's ids succeed through its own launch (a claim, then an end), so that
+            // both tables hold what their launches leave: rows updated once since insertion.
+            let ours = fill(Arc::clone(&recorder), keys).await;
+            let theirs = fill(Arc::clone(&baseline), keys).await;
             (recorder, ours, theirs)
         });
-        for (drivers, n) in sizes.query {
+        for (drivers, n, rounds) in sizes.query {
             let mut runs: Vec<Run<'_>> = vec![
                 (
                     RECORDER,
@@ -325,9 +323,15 @@ pub fn run(
                 ),
             ];
             let scenario = PgScenario::Query(drivers);
-            let cells = medians(scenario.name(), sizes.rounds, &mut runs);
+            let (cells, ratios) = medians(scenario.name(), rounds, &mut runs);
             drop(runs);
-            rows.push(PgRow { scenario, n, cells });
+            rows.push(PgRow {
+                scenario,
+                n,
+                rounds,
+                cells,
+                ratios,
+            });
             progress(&scenario.name());
         }
         rt.block_on(async { recorder.0.shutdown().await });
@@ -401,7 +405,6 @@ pub fn run(
         wire,
         pgbench,
         renewal,
-        rounds: sizes.rounds,
         quick,
         elapsed: start.elapsed(),
     })

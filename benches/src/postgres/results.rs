@@ -50,14 +50,35 @@ pub struct PgRow {
     pub scenario: PgScenario,
     /// Operations per run.
     pub n: u64,
+    /// Timed runs of each competitor.
+    pub rounds: usize,
     /// Each competitor's medians.
     pub cells: Vec<(&'static str, Measure)>,
+    /// `PgRecorder` against each other competitor: the medians of the rounds' ratios.
+    pub ratios: Vec<(&'static str, Ratio)>,
+}
+
+/// `PgRecorder`'s run ÷ a competitor's run of the same round; the median of the rounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ratio {
+    /// Of the time per operation (the inverse of the throughput ratio).
+    pub per_op: f64,
+    /// Of the mean latency of one operation.
+    pub latency: f64,
 }
 
 impl PgRow {
     /// The medians of competitor `name`.
     pub fn value(&self, name: &str) -> Option<Measure> {
         self.cells.iter().find(|(n, _)| *n == name).map(|&(_, m)| m)
+    }
+
+    /// `PgRecorder` against competitor `name`.
+    pub fn ratio(&self, name: &str) -> Option<Ratio> {
+        self.ratios
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, r)| r)
     }
 }
 
@@ -139,8 +160,6 @@ pub struct PgReport {
     pub pgbench: Result<pgbench::Pgbench, String>,
     /// The lease-renewal count, or why it was not made.
     pub renewal: Result<Renewal, String>,
-    /// Rounds per cell.
-    pub rounds: usize,
     /// Whether it ran with `--quick` sizes.
     pub quick: bool,
     /// How long the section took.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::competitors::{PgLauncher, PgLookup};
-use super::Measure;
+use super::{Measure, Ratio};
 use crate::report::WATCHDOG;
 
 /// Runs `n` operations from `concurrency` client tasks, each taking the next index until
@@ -59,7 +59,16 @@ pub(super) async fn launch_run<L: PgLauncher>(
     n: u64,
     concurrency: usize,
 ) -> Measure {
-    let base = fresh_ids(n);
+    launch_ids(launcher, fresh_ids(n), n, concurrency).await
+}
+
+/// Launches the ids `base..base + n` through `launcher` from `concurrency` clients.
+async fn launch_ids<L: PgLauncher>(
+    launcher: Arc<L>,
+    base: u64,
+    n: u64,
+    concurrency: usize,
+) -> Measure {
     let start = Instant::now();
     let each = Arc::clone(&launcher);
     let measure = drive(n, concurrency, move |i| {
@@ -72,6 +81,14 @@ pub(super) async fn launch_run<L: PgLauncher>(
         per_op_ns: start.elapsed().as_nanos() as f64 / n as f64,
         ..measure
     }
+}
+
+/// Launches `n` fresh ids through `launcher` (1,000 at a time) until each has succeeded;
+/// returns the first id (the ids are `first..first + n`).
+pub(super) async fn fill<L: PgLauncher>(launcher: Arc<L>, n: u64) -> u64 {
+    let first = fresh_ids(n);
+    launch_ids(launcher, first, n, 1000).await;
+    first
 }
 
 /// One run of queries of the succeeded ids `keys` for `lookup`.
@@ -104,16 +121,23 @@ pub(super) async fn query_run<Q: PgLookup>(
     measure
 }
 
+/// Each competitor's medians in one case.
+pub(super) type Cells = Vec<(&'static str, Measure)>;
+
+/// `PgRecorder`'s ratio to each other competitor in one case.
+pub(super) type Ratios = Vec<(&'static str, Ratio)>;
+
 /// One competitor's timed run in one case.
 pub(super) type Run<'a> = (&'static str, Box<dyn FnMut() -> Measure + 'a>);
 
 /// Runs every competitor once untimed (unless `rounds` is 1), then `rounds` times,
-/// interleaved, the first one rotating each round; returns each one's medians.
+/// interleaved, the first one rotating each round; returns each one's medians, and the
+/// medians of the rounds' ratios of the first competitor to each other one.
 pub(super) fn medians(
     case: String,
     rounds: usize,
     runs: &mut [Run<'_>],
-) -> Vec<(&'static str, Measure)> {
+) -> (Cells, Ratios) {
     WATCHDOG.case(case);
     let mut samples: Vec<Vec<Measure>> = vec![Vec::with_capacity(rounds); runs.len()];
     if rounds > 1 {
@@ -134,7 +158,26 @@ pub(super) fn medians(
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    runs.iter()
+    let ratios = runs
+        .iter()
+        .zip(&samples)
+        .skip(1)
+        .map(|((name, _), theirs)| {
+            let ours = &samples[0];
+            let of = |f: fn(&Measure) -> f64| {
+                median(ours.iter().zip(theirs).map(|(o, t)| f(o) / f(t)).collect())
+            };
+            (
+                *name,
+                Ratio {
+                    per_op: of(|m| m.per_op_ns),
+                    latency: of(|m| m.latency_ns),
+                },
+            )
+        })
+        .collect();
+    let cells = runs
+        .iter()
         .zip(samples)
         .map(|((name, _), s)| {
             let per_op_ns = median(s.iter().map(|m| m.per_op_ns).collect());
@@ -147,5 +190,6 @@ pub(super) fn medians(
                 },
             )
         })
-        .collect()
+        .collect();
+    (cells, ratios)
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::proxy::Tally;
 use super::results::{BASELINE, NO_WAIT, PK_SELECT, RECORDER};
-use super::{Goal, Measure, PgReport, PgRow, PgScenario, PgTarget, Renewal};
+use super::{Goal, Measure, PgReport, PgRow, PgScenario, PgTarget, Ratio, Renewal};
 
 impl PgReport {
     fn row(&self, scenario: PgScenario) -> Option<&PgRow> {
@@ -14,29 +14,20 @@ impl PgReport {
 
     /// The targets of the issue.
     pub fn targets(&self) -> Vec<PgTarget> {
-        let launch = |c: usize| -> Option<(Measure, Measure)> {
+        let launch = |c: usize| -> Option<(Measure, Ratio)> {
             let row = self.row(PgScenario::Launch(c))?;
-            Some((row.value(RECORDER)?, row.value(BASELINE)?))
+            Some((row.value(RECORDER)?, row.ratio(BASELINE)?))
         };
-        let biggest = self
-            .rows
-            .iter()
-            .filter_map(|r| match r.scenario {
-                PgScenario::Launch(c) => Some(c),
-                PgScenario::Query(_) => None,
-            })
-            .max()
-            .unwrap_or(1000);
         let query_ratio = self
             .rows
             .iter()
             .filter(|r| matches!(r.scenario, PgScenario::Query(_)))
             .filter_map(|r| {
-                let (ours, theirs) = (r.value(RECORDER)?, r.value(PK_SELECT)?);
+                let ratio = r.ratio(PK_SELECT)?;
                 // Sequentially the latency; concurrently the time per query (1 / throughput).
                 Some(match r.scenario {
-                    PgScenario::Query(1) => ours.latency_ns / theirs.latency_ns,
-                    _ => ours.per_op_ns / theirs.per_op_ns,
+                    PgScenario::Query(1) => ratio.latency,
+                    _ => ratio.per_op,
                 })
             })
             .max_by(f64::total_cmp);
@@ -44,14 +35,14 @@ impl PgReport {
             PgTarget {
                 name: "pg_launch_1000_vs_baseline",
                 what: "ratio",
-                value: launch(biggest).map(|(ours, base)| ours.per_second() / base.per_second()),
+                value: launch(1000).map(|(_, ratio)| 1.0 / ratio.per_op),
                 goal: 3.0,
                 compare: Goal::AtLeast,
             },
             PgTarget {
                 name: "pg_launch_1000_vs_pgbench",
                 what: "ratio",
-                value: match (&self.pgbench, launch(biggest)) {
+                value: match (&self.pgbench, launch(1000)) {
                     (Ok(bench), Some((ours, _))) => Some(ours.per_second() / bench.tps),
                     _ => None,
                 },
@@ -61,7 +52,7 @@ impl PgReport {
             PgTarget {
                 name: "pg_launch_1_latency_vs_baseline",
                 what: "ratio",
-                value: launch(1).map(|(ours, base)| ours.latency_ns / base.latency_ns),
+                value: launch(1).map(|(_, ratio)| ratio.latency),
                 goal: 1.1,
                 compare: Goal::AtMost,
             },
@@ -90,8 +81,8 @@ impl PgReport {
         }
         let _ = writeln!(
             out,
-            "(launch_1000: PgRecorder's tasks/s ÷ the baseline's, and ÷ pgbench's TPS, at the \
-             highest concurrency; launch_1_latency: PgRecorder's launch-and-wait latency ÷ the \
+            "(launch_1000: PgRecorder's tasks/s ÷ the baseline's, and ÷ pgbench's TPS, at 1000 \
+             concurrent launches; launch_1_latency: PgRecorder's launch-and-wait latency ÷ the \
              baseline's at 1 concurrent launch; query: PgRecorder's query ÷ the primary-key \
              SELECT, the worse of sequential latency and 64-concurrent time per query; \
              renewal: statements per renewal interval with {} tasks running)",
@@ -115,24 +106,23 @@ impl PgReport {
             let ours = row.value(RECORDER);
             let cell = |m: Option<Measure>| m.map_or(String::new(), |m| describe(row.scenario, m));
             let (base, select) = (row.value(BASELINE), row.value(PK_SELECT));
-            let ratio = match (row.scenario, ours, base.or(select)) {
-                (PgScenario::Launch(_), Some(o), Some(t)) => format!(
-                    "{:.2}x tasks/s, {:.2}x latency",
-                    o.per_second() / t.per_second(),
-                    o.latency_ns / t.latency_ns
-                ),
-                (PgScenario::Query(_), Some(o), Some(t)) => format!(
+            let ratio = match (row.scenario, row.ratio(BASELINE).or(row.ratio(PK_SELECT))) {
+                (PgScenario::Launch(_), Some(r)) => {
+                    format!("{:.2}x tasks/s, {:.2}x latency", 1.0 / r.per_op, r.latency)
+                }
+                (PgScenario::Query(_), Some(r)) => format!(
                     "{:.2}x latency, {:.2}x queries/s",
-                    o.latency_ns / t.latency_ns,
-                    o.per_second() / t.per_second()
+                    r.latency,
+                    1.0 / r.per_op
                 ),
                 _ => String::new(),
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {ratio} | {} |",
+                "| {} | {} × {} | {} | {} | {} | {ratio} | {} |",
                 row.scenario.name(),
                 row.n,
+                row.rounds,
                 cell(ours),
                 cell(base),
                 cell(select),
