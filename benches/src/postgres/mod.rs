@@ -22,7 +22,9 @@
 //! warm-up run each (which also fills the pools and the prepared-statement caches); each cell
 //! is the median of the rounds, and each ratio the median of the rounds' own ratios (the
 //! recorder's run against the competitor's run of the same round), which the drift of a
-//! shared machine's speed between rounds does not move. One untimed extra `PgRecorder` run per concurrency goes
+//! shared machine's speed between rounds does not move. One at a time (one launch, one
+//! query), where the time of a round trip swings most, the competitors take turns operation
+//! by operation within each round, and those cases run more and shorter rounds. One untimed extra `PgRecorder` run per concurrency goes
 //! through the proxy to show which statements a task costs.
 
 pub mod competitors;
@@ -47,7 +49,7 @@ use competitors::{Baseline, NoWait, Recorder};
 use proxy::Proxy;
 use renewal::renewal;
 use results::{BASELINE, NO_WAIT, PK_SELECT, RECORDER};
-use runs::{fill, launch_run, medians, query_run, Run};
+use runs::{fill, launch_op, launch_run, medians, query_op, query_run, turns, Run};
 
 /// Which parts of the section run: `--pg-only` of the `report` binary. Every part by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,6 +235,7 @@ pub fn run(
             };
             (Arc::new(recorder), proxied)
         });
+        let scenario = PgScenario::Launch(c);
         let no_wait = Arc::new(NoWait(recorder.0.clone()));
         let mut runs: Vec<Run<'_>> = vec![
             (
@@ -248,8 +251,17 @@ pub fn run(
                 Box::new(|| rt.block_on(launch_run(Arc::clone(&no_wait), n, c))),
             ),
         ];
-        let scenario = PgScenario::Launch(c);
-        let (cells, ratios) = medians(scenario.name(), rounds, &mut runs);
+        // One at a time, the competitors take turns launch by launch (the no-wait diagnostic,
+        // whose ends commit in the background, would overlap the others' launches).
+        let (cells, ratios) = if c == 1 {
+            let ops = [
+                (RECORDER, launch_op(Arc::clone(&recorder))),
+                (BASELINE, launch_op(Arc::clone(&baseline))),
+            ];
+            turns(scenario.name(), rounds, n, &rt, &ops)
+        } else {
+            medians(scenario.name(), rounds, &mut runs)
+        };
         drop(runs);
         rows.push(PgRow {
             scenario,
@@ -323,7 +335,19 @@ pub fn run(
                 ),
             ];
             let scenario = PgScenario::Query(drivers);
-            let (cells, ratios) = medians(scenario.name(), rounds, &mut runs);
+            // One at a time, the competitors take turns query by query.
+            let (cells, ratios) = if drivers == 1 {
+                let ops = [
+                    (RECORDER, query_op(Arc::clone(&recorder), ours..ours + keys)),
+                    (
+                        PK_SELECT,
+                        query_op(Arc::clone(&baseline), theirs..theirs + keys),
+                    ),
+                ];
+                turns(scenario.name(), rounds, n, &rt, &ops)
+            } else {
+                medians(scenario.name(), rounds, &mut runs)
+            };
             drop(runs);
             rows.push(PgRow {
                 scenario,

@@ -2,6 +2,7 @@
 //! competitor, and the median of interleaved rounds.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -133,11 +134,7 @@ pub(super) type Run<'a> = (&'static str, Box<dyn FnMut() -> Measure + 'a>);
 /// Runs every competitor once untimed (unless `rounds` is 1), then `rounds` times,
 /// interleaved, the first one rotating each round; returns each one's medians, and the
 /// medians of the rounds' ratios of the first competitor to each other one.
-pub(super) fn medians(
-    case: String,
-    rounds: usize,
-    runs: &mut [Run<'_>],
-) -> (Cells, Ratios) {
+pub(super) fn medians(case: String, rounds: usize, runs: &mut [Run<'_>]) -> (Cells, Ratios) {
     WATCHDOG.case(case);
     let mut samples: Vec<Vec<Measure>> = vec![Vec::with_capacity(rounds); runs.len()];
     if rounds > 1 {
@@ -154,15 +151,22 @@ pub(super) fn medians(
         }
     }
     WATCHDOG.idle();
+    let names: Vec<&'static str> = runs.iter().map(|(name, _)| *name).collect();
+    summarize(&names, samples)
+}
+
+/// Each competitor's medians of `samples` (one per round, competitors in the order of
+/// `names`), and the medians of the rounds' ratios of the first competitor to each other one.
+fn summarize(names: &[&'static str], samples: Vec<Vec<Measure>>) -> (Cells, Ratios) {
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let ratios = runs
+    let ratios = names
         .iter()
         .zip(&samples)
         .skip(1)
-        .map(|((name, _), theirs)| {
+        .map(|(name, theirs)| {
             let ours = &samples[0];
             let of = |f: fn(&Measure) -> f64| {
                 median(ours.iter().zip(theirs).map(|(o, t)| f(o) / f(t)).collect())
@@ -176,10 +180,10 @@ pub(super) fn medians(
             )
         })
         .collect();
-    let cells = runs
+    let cells = names
         .iter()
         .zip(samples)
-        .map(|((name, _), s)| {
+        .map(|(name, s)| {
             let per_op_ns = median(s.iter().map(|m| m.per_op_ns).collect());
             let latency_ns = median(s.iter().map(|m| m.latency_ns).collect());
             (
@@ -192,4 +196,75 @@ pub(super) fn medians(
         })
         .collect();
     (cells, ratios)
+}
+
+/// An operation of one competitor for [`turns`]: `op(i)` runs the `i`th of a round.
+pub(super) type Op = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// [`turns`]'s operation of `launcher`: a launch-and-wait of a fresh id.
+pub(super) fn launch_op<L: PgLauncher>(launcher: Arc<L>) -> Op {
+    Arc::new(move |_| {
+        let launcher = Arc::clone(&launcher);
+        Box::pin(async move { launcher.launch_and_wait(fresh_ids(1)).await })
+    })
+}
+
+/// [`turns`]'s operation of `lookup`: the query of one of the succeeded ids `keys` (a
+/// stride through them, as [`query_run`]'s), which must read succeeded.
+pub(super) fn query_op<Q: PgLookup>(lookup: Arc<Q>, keys: std::ops::Range<u64>) -> Op {
+    let len = keys.end - keys.start;
+    Arc::new(move |i| {
+        let lookup = Arc::clone(&lookup);
+        let id = keys.start + (i * 7919) % len;
+        Box::pin(async move { assert!(lookup.is_success(id).await, "{} answered wrong", Q::NAME) })
+    })
+}
+
+/// Runs `rounds` rounds (after one untimed round, unless `rounds` is 1) of `n` operations of
+/// each competitor from one client task, the competitors taking turns operation by operation,
+/// the first one rotating; returns what [`medians`] returns, with each sample the mean time
+/// of one operation. One operation at a time, the time of a round trip swings between two
+/// levels for a second or so at a time (the client, the server and the VM's scheduling of two
+/// shared cores), so runs that follow each other can see different machines: turns taken
+/// within a run show every competitor the same one.
+pub(super) fn turns(
+    case: String,
+    rounds: usize,
+    n: u64,
+    rt: &tokio::runtime::Runtime,
+    ops: &[(&'static str, Op)],
+) -> (Cells, Ratios) {
+    WATCHDOG.case(case);
+    let mut samples: Vec<Vec<Measure>> = vec![Vec::with_capacity(rounds); ops.len()];
+    let warm_up = usize::from(rounds > 1);
+    for round in 0..rounds + warm_up {
+        WATCHDOG.beat(ops[0].0);
+        let each: Vec<Op> = ops.iter().map(|(_, op)| Arc::clone(op)).collect();
+        let client = rt.spawn(async move {
+            let mut busy = vec![Duration::ZERO; each.len()];
+            for i in 0..n {
+                for k in 0..each.len() {
+                    let which = (k + round + i as usize) % each.len();
+                    let began = Instant::now();
+                    each[which](i).await;
+                    busy[which] += began.elapsed();
+                }
+            }
+            busy
+        });
+        let busy = rt.block_on(client).expect("a client task panicked");
+        if round < warm_up {
+            continue;
+        }
+        for (sample, busy) in samples.iter_mut().zip(busy) {
+            let ns = busy.as_nanos() as f64 / n as f64;
+            sample.push(Measure {
+                per_op_ns: ns,
+                latency_ns: ns,
+            });
+        }
+    }
+    WATCHDOG.idle();
+    let names: Vec<&'static str> = ops.iter().map(|(name, _)| *name).collect();
+    summarize(&names, samples)
 }
