@@ -174,7 +174,7 @@ impl<T: PgId> PgBuilder<T> {
                 // No timeouts of the pool's own: each operation's timeout covers the wait
                 // for a connection and its creation (one timer per operation, not two).
                 // The most recently used connection first: its statements are prepared.
-                .queue_mode(deadpool_postgres::QueueMode::Fifo)
+                .queue_mode(deadpool_postgres::QueueMode::Lifo)
                 .build()
                 .map_err(|e| Error::from_source(OPERATION, None, e))
         };
