@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorKind};
 use crate::id::PgId;
 use crate::recorder::{Handle, PgRecorder};
 use crate::shared::{Settings, Shared};
+use crate::timeouts::{self, OperationClock};
 use crate::{background, batch, sql};
 
 /// Builds a [`PgRecorder`] with options; made by [`PgRecorder::builder`].
@@ -208,7 +209,6 @@ impl<T: PgId> PgBuilder<T> {
             settings: Settings {
                 name: name.to_owned(),
                 lease: self.lease,
-                operation_timeout: self.operation_timeout,
                 max_failed: self.max_failed,
                 url: url.to_owned(),
                 describe_ids: self.describe_ids,
@@ -225,11 +225,13 @@ impl<T: PgId> PgBuilder<T> {
             ends,
             changes: watch::Sender::new(0),
             renewed_at: Mutex::new(Instant::now()),
+            clock: OperationClock::new(self.operation_timeout),
             ids: PhantomData,
         });
         let weak = Arc::downgrade(&shared);
         tokio::spawn(batch::claimer(weak.clone(), claim_requests, in_flight));
         tokio::spawn(batch::end_writer(weak.clone(), queued_ends));
+        tokio::spawn(timeouts::ticker(weak.clone()));
         tokio::spawn(background::renewer(weak.clone(), stop.clone()));
         tokio::spawn(background::listener(weak, stop.clone()));
         Ok(PgRecorder {

@@ -108,6 +108,7 @@ mod recorder;
 mod seeding;
 mod shared;
 mod sql;
+mod timeouts;
 
 pub use connect::PgBuilder;
 pub use error::{Error, ErrorKind};

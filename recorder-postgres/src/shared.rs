@@ -17,6 +17,7 @@ use tokio_postgres::Row;
 use crate::error::{describe_key, Error};
 use crate::id::PgId;
 use crate::sql;
+use crate::timeouts::OperationClock;
 
 /// An attempt of this process, by id key.
 pub(crate) struct Local {
@@ -73,7 +74,6 @@ pub(crate) struct Queued {
 pub(crate) struct Settings {
     pub(crate) name: String,
     pub(crate) lease: Duration,
-    pub(crate) operation_timeout: Duration,
     pub(crate) max_failed: Option<i64>,
     pub(crate) url: String,
     pub(crate) describe_ids: bool,
@@ -112,6 +112,8 @@ pub(crate) struct Shared<T> {
     pub(crate) changes: watch::Sender<u64>,
     /// When the last renewal that succeeded was sent.
     pub(crate) renewed_at: Mutex<Instant>,
+    /// What bounds every operation by the operation timeout.
+    pub(crate) clock: OperationClock,
     pub(crate) ids: PhantomData<fn() -> T>,
 }
 
@@ -152,16 +154,13 @@ impl<T: PgId> Shared<T> {
                 .await
                 .map_err(|e| Error::from_source(operation, id(), e))
         };
-        let timeout = self.settings.operation_timeout;
-        tokio::time::timeout(timeout, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(Error::new(
-                    operation,
-                    id(),
-                    crate::ErrorKind::Timeout(timeout),
-                ))
-            })
+        self.clock.bound(work).await.unwrap_or_else(|| {
+            Err(Error::new(
+                operation,
+                id(),
+                crate::ErrorKind::Timeout(self.clock.timeout()),
+            ))
+        })
     }
 
     /// Like [`query`](Self::query), for a statement that returns at most one row.

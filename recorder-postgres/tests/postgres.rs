@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{cluster, connect, stuck, unique_name, within};
+use support::{cluster, connect, stuck, unique_name, within, OwnSchema};
 use tasks_recorder::{AsyncTasksRecorder, FailureKind, LaunchError, RevokeFailReason, TaskState};
 use tasks_recorder_postgres::{ErrorKind, PgRecorder};
 
@@ -509,23 +509,8 @@ async fn many_running_attempts_keep_their_leases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_schema_is_migrated_and_a_newer_one_refused() {
     let db = cluster();
-    let (admin, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
-        .await
-        .expect("admin connection");
-    tokio::spawn(connection);
-    // A schema of its own (first on the search path of the recorders' connections): the
-    // other tests share the database's default one.
-    let schema = unique_name("schema_test").replace('-', "_");
-    admin
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .expect("create schema");
-    let separator = if db.url().contains('?') { '&' } else { '?' };
-    let url = format!("{}{separator}options=-csearch_path%3D{schema}", db.url());
-    let (own, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connect with the schema");
-    tokio::spawn(connection);
+    let schema = OwnSchema::new(&db, "schema_test").await;
+    let (url, own) = (schema.url.clone(), &schema.client);
 
     // Version 3, as that crate left it: records of "old" in every state, the functions
     // with their version 3 signatures, and no recorder numbers.
@@ -649,10 +634,7 @@ async fn an_older_schema_is_migrated_and_a_newer_one_refused() {
         ),
         Ok(_) => panic!("a schema newer than this crate was used"),
     }
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .expect("drop schema");
+    schema.drop().await;
 }
 
 /// Catches a launch dropped while its claim is in flight that leaves its id `Working` until
@@ -701,6 +683,50 @@ async fn a_launch_dropped_while_it_claims_is_recorded_dropped() {
         0,
         "a dropped launch ran its task"
     );
+}
+
+/// Catches an operation that waits on the database past the operation timeout (a hung
+/// server, a lock) instead of failing, or that gives up before the timeout: with the
+/// records' table locked by another connection, a query fails with `Timeout`, no sooner than
+/// the timeout; once the lock is gone the recorder answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_waiting_past_the_timeout_fails_with_timeout() {
+    let db = cluster();
+    let schema = OwnSchema::new(&db, "timeout_test").await;
+    let timeout = Duration::from_millis(400);
+    let jobs: PgRecorder<u64> = PgRecorder::builder()
+        .operation_timeout(timeout)
+        .connect(&schema.url, "timeouts")
+        .await
+        .expect("connect");
+    schema
+        .client
+        .batch_execute("BEGIN; LOCK TABLE tasks_recorder_records IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock the table");
+    let began = std::time::Instant::now();
+    let error = within("a query of a locked table", jobs.query_task_state(&1))
+        .await
+        .expect_err("the table is locked");
+    let waited = began.elapsed();
+    assert!(
+        matches!(error.kind(), ErrorKind::Timeout(t) if *t == timeout),
+        "{error}"
+    );
+    assert!(waited >= timeout, "gave up after {waited:?}");
+    schema
+        .client
+        .batch_execute("ROLLBACK")
+        .await
+        .expect("unlock");
+    assert_eq!(
+        within("a query", jobs.query_task_state(&1))
+            .await
+            .expect("query"),
+        TaskState::NotFound
+    );
+    within("shutdown", jobs.shutdown()).await;
+    schema.drop().await;
 }
 
 /// Catches a timeout that the PostgreSQL recorder ignores, or records as another failure:

@@ -36,6 +36,51 @@ pub async fn connect<T: tasks_recorder_postgres::PgId>(
         .expect("connect")
 }
 
+/// A schema of its own on the database of `db`, for a test that changes the tables themselves
+/// (the other tests share the database's default schema): `url` puts it first on the search
+/// path of every connection made through it, as `client`'s.
+pub struct OwnSchema {
+    pub url: String,
+    pub client: tokio_postgres::Client,
+    admin: tokio_postgres::Client,
+    name: String,
+}
+
+impl OwnSchema {
+    pub async fn new(db: &PgCluster, what: &str) -> OwnSchema {
+        let connect = |url: String| async move {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+            tokio::spawn(connection);
+            client
+        };
+        let admin = connect(db.url().to_string()).await;
+        let name = unique_name(what).replace('-', "_");
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await
+            .expect("create schema");
+        let separator = if db.url().contains('?') { '&' } else { '?' };
+        let url = format!("{}{separator}options=-csearch_path%3D{name}", db.url());
+        let client = connect(url.clone()).await;
+        OwnSchema {
+            url,
+            client,
+            admin,
+            name,
+        }
+    }
+
+    /// Drops the schema and everything in it.
+    pub async fn drop(self) {
+        self.admin
+            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))
+            .await
+            .expect("drop schema");
+    }
+}
+
 /// A recorder name no other test of any run uses.
 pub fn unique_name(what: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
