@@ -112,7 +112,9 @@ impl<T: PgId> PgBuilder<T> {
     }
 
     /// How long one database operation may take before it fails with
-    /// [`ErrorKind::Timeout`] (30 s by default).
+    /// [`ErrorKind::Timeout`] (30 s by default). An operation is given up no sooner than
+    /// this, and at most a quarter of it later: every operation watches one clock of the
+    /// recorder's, which ticks four times per timeout, rather than a timer of its own.
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
         self.operation_timeout = timeout;
         self
