@@ -180,10 +180,12 @@ where
                 }
                 _ => Event::Succeeded,
             };
+            // Counted before the waiters wake: a waiter that reads the counters next sees
+            // this end in them.
+            self.machinery.tally.count(event);
             if let Record::Working { run, .. } = std::mem::replace(record, next) {
                 run.ended(state);
             }
-            self.machinery.tally.count(event);
             if state == TaskState::Failed {
                 // The record is `Failed` already; an id is in the index at most once.
                 let _ = self.failed.insert_sync(id.clone());
