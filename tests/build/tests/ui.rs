@@ -1,5 +1,5 @@
-//! The trybuild suite of `#[recorded_task]`: every misuse in `tests/ui/*.rs` must fail to
-//! compile with the committed `.stderr`, and every case in `tests/ui/pass/` must compile and
+//! The trybuild suite of `#[recorded_task]`: every misuse in `ui/*.rs` must fail to
+//! compile with the committed `.stderr`, and every case in `ui/pass/` must compile and
 //! run. Regenerate the `.stderr` files with `TRYBUILD=overwrite`.
 #![forbid(unsafe_code)]
 
