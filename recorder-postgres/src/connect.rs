@@ -18,7 +18,7 @@ use crate::id::PgId;
 use crate::recorder::{Handle, PgRecorder};
 use crate::shared::{Settings, Shared};
 use crate::timeouts::{self, OperationClock};
-use crate::{background, batch, sql};
+use crate::{background, batch, reads, sql};
 
 /// Builds a [`PgRecorder`] with options; made by [`PgRecorder::builder`].
 ///
@@ -193,6 +193,7 @@ impl<T: PgId> PgBuilder<T> {
             .unwrap_or_else(|_| Err(Error::new(OPERATION, None, ErrorKind::Timeout(timeout))))?;
         let (claims, claim_requests) = mpsc::unbounded_channel();
         let (ends, queued_ends) = mpsc::unbounded_channel();
+        let (reads, read_requests) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let shared = Arc::new(Shared {
             machinery: Machinery::new(
@@ -225,6 +226,8 @@ impl<T: PgId> PgBuilder<T> {
             claims_pending: AtomicUsize::new(0),
             next_nonce: AtomicI64::new(1),
             ends,
+            reads,
+            reads_pending: AtomicUsize::new(0),
             changes: watch::Sender::new(0),
             renewed_at: Mutex::new(Instant::now()),
             clock: OperationClock::new(self.operation_timeout),
@@ -233,6 +236,8 @@ impl<T: PgId> PgBuilder<T> {
         let weak = Arc::downgrade(&shared);
         tokio::spawn(batch::claimer(weak.clone(), claim_requests, in_flight));
         tokio::spawn(batch::end_writer(weak.clone(), queued_ends));
+        // Batched queries use the main pool, as many batches at once as the claims.
+        tokio::spawn(reads::reader(weak.clone(), read_requests, in_flight));
         tokio::spawn(timeouts::ticker(weak.clone()));
         tokio::spawn(background::renewer(weak.clone(), stop.clone()));
         tokio::spawn(background::listener(weak, stop.clone()));

@@ -239,10 +239,12 @@ impl std::error::Error for Error {
     }
 }
 
-/// An id's key as text for an error message: the UTF-8 text, or the bytes in hex.
+/// An id's key as text for an error message: the UTF-8 text if it has no control
+/// characters, else the bytes in hex (a `u64` id's 8 big-endian bytes are mostly control
+/// characters).
 pub(crate) fn describe_key(key: &[u8]) -> String {
     match std::str::from_utf8(key) {
-        Ok(text) => text.to_owned(),
-        Err(_) => key.iter().map(|b| format!("{b:02x}")).collect(),
+        Ok(text) if !text.chars().any(char::is_control) => text.to_owned(),
+        _ => key.iter().map(|b| format!("{b:02x}")).collect(),
     }
 }

@@ -107,6 +107,7 @@ mod batch;
 mod connect;
 mod error;
 mod id;
+mod reads;
 mod recorder;
 mod seeding;
 mod shared;

@@ -340,21 +340,8 @@ impl<T: PgId> PgRecorder<T> {
         Q: PgKey + ?Sized,
     {
         let key = id.key_bytes();
-        let code = self.state_code("query_task_state", &key).await?;
+        let code = crate::reads::state_code(self.shared(), &key).await?;
         Ok(code.map_or(TaskState::NotFound, sql::state_of))
-    }
-
-    /// The stored state code of the id `key` (leases applied; `REVOKING` while a revoke
-    /// holds an unexpired lease), or `None` if it has no row.
-    async fn state_code(&self, operation: &'static str, key: &[u8]) -> Result<Option<i16>, Error> {
-        let shared = self.shared();
-        let row = shared
-            .query_opt(operation, Some(key), sql::STATE, &[&shared.recorder, &key])
-            .await?;
-        match row {
-            None => Ok(None),
-            Some(row) => Ok(Some(Shared::<T>::get(operation, Some(key), &row, 0)?)),
-        }
     }
 
     /// The record of `id`: its state, attempts, and why its last attempt failed; `None` if it

@@ -16,6 +16,7 @@ use tokio_postgres::Row;
 
 use crate::error::{describe_key, Error};
 use crate::id::PgId;
+use crate::reads::ReadRequest;
 use crate::sql;
 use crate::timeouts::OperationClock;
 
@@ -107,6 +108,11 @@ pub(crate) struct Shared<T> {
     /// The next claim statement's nonce: it tells this process's claims of an id apart.
     pub(crate) next_nonce: AtomicI64,
     pub(crate) ends: mpsc::UnboundedSender<Queued>,
+    /// The queries waiting for the batched reader's next statement.
+    pub(crate) reads: mpsc::UnboundedSender<ReadRequest>,
+    /// The queries under way, alone or in the reader's hands (see
+    /// [`reads::state_code`](crate::reads::state_code)).
+    pub(crate) reads_pending: AtomicUsize,
     /// Bumped whenever records may have changed: a notification, a local write, a
     /// reconnection. Waiters read their id again.
     pub(crate) changes: watch::Sender<u64>,

@@ -351,6 +351,14 @@ pub(crate) const STATE: &str = concat!(
     "::int2 FROM tasks_recorder_records WHERE recorder = $1 AND id = $2"
 );
 
+/// The states of many ids: `$1` recorder, `$2` the ids' keys. An id without a row has no
+/// row in the answer.
+pub(crate) const STATES: &str = concat!(
+    "SELECT id, ",
+    effective!(),
+    "::int2 FROM tasks_recorder_records WHERE recorder = $1 AND id = ANY($2::bytea[])"
+);
+
 /// One id's state, how long its lease has to run if it is `Working` (milliseconds, by the
 /// database's clock), and whether it is watched: `$1` recorder, `$2` id.
 pub(crate) const STATE_AND_LEASE: &str = concat!(

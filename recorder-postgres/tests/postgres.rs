@@ -685,6 +685,78 @@ async fn a_launch_dropped_while_it_claims_is_recorded_dropped() {
     );
 }
 
+/// Catches a batched query that answers one id with another's state, reads `NotFound` for
+/// an id that has a row, loses or mixes up a query of an id asked twice, or is stuck by a
+/// query dropped while it waited for its batch. Queries asked together share statements:
+/// the first reads alone, those asked while it is under way join the reader's batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_queries_each_read_their_own_id() {
+    let db = cluster();
+    let jobs: PgRecorder<String> = connect(db.url(), &unique_name("batched-queries")).await;
+    let (release, released) = tokio::sync::watch::channel(false);
+    for i in 0..60 {
+        let id = format!("job-{i}");
+        let mut released = released.clone();
+        let task = async move {
+            match i % 3 {
+                0 => Ok::<(), ()>(()),
+                1 => Err(()),
+                _ => {
+                    let _ = released.wait_for(|go| *go).await;
+                    Ok(())
+                }
+            }
+        };
+        let launched = jobs.launch(id, task).await.expect("launch");
+        assert!(launched.is_ok(), "job-{i} was refused");
+    }
+    for i in (0..60).filter(|i| i % 3 != 2) {
+        within("an end", jobs.wait(&format!("job-{i}")))
+            .await
+            .expect("wait");
+    }
+    let expected = |i: usize| match (i < 60, i % 3) {
+        (false, _) => TaskState::NotFound,
+        (true, 0) => TaskState::Success,
+        (true, 1) => TaskState::Failed,
+        (true, _) => TaskState::Working,
+    };
+    // Queries dropped after one poll, most of them while queued for a batch.
+    let names: Vec<String> = (0..50).map(|i| format!("job-{i}")).collect();
+    let mut dropped: Vec<_> = names
+        .iter()
+        .map(|id| Box::pin(jobs.query_task_state(id.as_str())))
+        .collect();
+    for query in &mut dropped {
+        tokio::select! {
+            biased;
+            _ = query => {}
+            () = std::future::ready(()) => {}
+        }
+    }
+    drop(dropped);
+    // Every id twice, and ids without a row, all at once.
+    let asked: Vec<usize> = (0..80).chain(0..80).rev().collect();
+    let ids: Vec<String> = asked.iter().map(|i| format!("job-{i}")).collect();
+    let answers = within(
+        "concurrent queries",
+        futures_util::future::join_all(ids.iter().map(|id| jobs.query_task_state(id.as_str()))),
+    )
+    .await;
+    for (i, answer) in asked.iter().zip(answers) {
+        assert_eq!(answer.expect("query"), expected(*i), "job-{i}");
+    }
+    // Still answered once the bursts are over: nothing is left counted as under way.
+    assert_eq!(
+        within("a lone query", jobs.query_task_state("job-0"))
+            .await
+            .expect("query"),
+        TaskState::Success
+    );
+    release.send_replace(true);
+    within("shutdown", jobs.shutdown()).await;
+}
+
 /// Catches an operation that waits on the database past the operation timeout (a hung
 /// server, a lock) instead of failing, or that gives up before the timeout: with the
 /// records' table locked by another connection, a query fails with `Timeout`, no sooner than
@@ -714,6 +786,18 @@ async fn an_operation_waiting_past_the_timeout_fails_with_timeout() {
         "{error}"
     );
     assert!(waited >= timeout, "gave up after {waited:?}");
+    // Queries asked together share a statement: each still fails, naming its own id.
+    let ids = [10u64, 11, 12];
+    let errors = within(
+        "concurrent queries of a locked table",
+        futures_util::future::join_all(ids.iter().map(|id| jobs.query_task_state(id))),
+    )
+    .await;
+    for (id, error) in ids.iter().zip(errors) {
+        let error = error.expect_err("the table is locked");
+        assert!(matches!(error.kind(), ErrorKind::Timeout(_)), "{error}");
+        assert_eq!(error.id(), Some(&*hex_key(*id)), "{error}");
+    }
     schema
         .client
         .batch_execute("ROLLBACK")
@@ -727,6 +811,14 @@ async fn an_operation_waiting_past_the_timeout_fails_with_timeout() {
     );
     within("shutdown", jobs.shutdown()).await;
     schema.drop().await;
+}
+
+/// How an error names a `u64` id: its key, the 8 big-endian bytes, in hex.
+fn hex_key(id: u64) -> String {
+    id.to_be_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Catches a timeout that the PostgreSQL recorder ignores, or records as another failure:
