@@ -353,10 +353,19 @@ pub(crate) const STATE: &str = concat!(
 
 /// The states of many ids: `$1` recorder, `$2` the ids' keys. An id without a row has no
 /// row in the answer.
+///
+/// One primary-key lookup per id, whatever the table's statistics say. The plainer
+/// `WHERE recorder = $1 AND id = ANY($2)` let the planner, whose statistics did not yet know
+/// a new recorder's rows, estimate one row for `recorder = $1`, scan every row of the
+/// recorder by the key's prefix and filter the ids: 10,000 rows read per query (seen in
+/// the benchmark report, 7x slower than one query per id). A lateral lookup with `LIMIT 1`
+/// is planned on its own, with both key columns as its index condition.
 pub(crate) const STATES: &str = concat!(
-    "SELECT id, ",
+    "SELECT k.id, r.state FROM unnest($2::bytea[]) AS k(id) \
+     CROSS JOIN LATERAL (SELECT ",
     effective!(),
-    "::int2 FROM tasks_recorder_records WHERE recorder = $1 AND id = ANY($2::bytea[])"
+    "::int2 AS state FROM tasks_recorder_records \
+       WHERE recorder = $1 AND id = k.id LIMIT 1) AS r"
 );
 
 /// One id's state, how long its lease has to run if it is `Working` (milliseconds, by the
