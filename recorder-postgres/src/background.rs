@@ -1,7 +1,7 @@
 //! The background tasks of a recorder besides the batched writers: the lease renewer, and the
 //! listener that hears about changes and cancellations from other processes.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::sync::{PoisonError, Weak};
 use std::time::{Duration, Instant};
 

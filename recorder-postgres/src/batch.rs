@@ -5,7 +5,7 @@
 //! launch waits for no one. A launch that finds no other claim pending claims its id itself,
 //! in its own task ([`submit`]): a lone launch pays no hand-off to the claimer and back.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;

@@ -1,6 +1,6 @@
 //! Connecting: [`PgBuilder`], the schema and its migration, and the background tasks.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, AtomicUsize};

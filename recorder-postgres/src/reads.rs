@@ -11,7 +11,7 @@
 //! reads is the state at a moment between its call and its return. It never sees a state
 //! that was not committed (each statement reads committed rows only).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 

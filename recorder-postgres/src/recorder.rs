@@ -511,7 +511,6 @@ impl<T: PgId> PgRecorder<T> {
                  which would never happen; wait for an id from outside its own task"
             );
         }
-        let mut changes = shared.changes.subscribe();
         // An attempt of this process: its end wakes the waiter once it is committed, with
         // no read of the database. A success is final; any other end (a failure, or an end
         // that came too late and changed nothing) is read from the database.
@@ -522,6 +521,8 @@ impl<T: PgId> PgRecorder<T> {
                 }
             }
         }
+        // Subscribed before the first read: a change committed after the read wakes it.
+        let mut changes = shared.changes.subscribe();
         loop {
             changes.borrow_and_update();
             let row = shared

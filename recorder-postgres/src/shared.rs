@@ -2,7 +2,7 @@
 //! every background task shares: the pool, this process's identity, the local attempts, and
 //! the queues of the batched writers. It is the store the attempt machinery settles into.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicI64, AtomicUsize};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -224,8 +224,13 @@ impl<T: PgId> Shared<T> {
 
     /// Records may have changed: wakes the waiters to read their ids again.
     pub(crate) fn changed(&self) {
-        self.changes
-            .send_modify(|generation| *generation = generation.wrapping_add(1));
+        // Nobody waits on the database (a waiter of a local attempt hears of its end through
+        // the attempt): no notification to send. A waiter that subscribes after this reads
+        // the database afterwards, and sees what was committed before.
+        if self.changes.receiver_count() > 0 {
+            self.changes
+                .send_modify(|generation| *generation = generation.wrapping_add(1));
+        }
     }
 
     /// Stops the local attempts that `pick` chooses, for `why`; returns how many.
