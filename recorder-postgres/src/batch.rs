@@ -141,17 +141,19 @@ async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>,
     let single = (batch.len() == 1).then(|| keys[0]);
     let lease = shared.lease_ms();
     let mut tries = 0;
-    let rows = loop {
+    let answered = loop {
         let name = &shared.recorder;
-        let rows = match single {
+        let answered = match single {
             Some(key) => {
                 let params: [&(dyn ToSql + Sync); 5] = [name, &key, &shared.owner, &lease, &nonce];
                 let claim =
                     |sql| shared.query_on(&shared.batch_pool, "launch", single, sql, &params);
                 // A new id first (one plain insert), then by the record's state.
                 match claim(sql::CLAIM_NEW).await {
-                    Ok(rows) if rows.is_empty() => claim(sql::CLAIM_ONE).await,
-                    inserted => inserted,
+                    Ok(rows) if rows.is_empty() => claim(sql::CLAIM_ONE).await.map(Answered::Rows),
+                    Ok(rows) => Shared::<T>::get("launch", single, &rows[0], 0)
+                        .map(|attempts: i32| Answered::New(attempts as u32)),
+                    Err(error) => Err(error),
                 }
             }
             None => {
@@ -159,13 +161,14 @@ async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>,
                 shared
                     .query_on(&shared.batch_pool, "launch", None, sql::CLAIM, &params)
                     .await
+                    .map(Answered::Rows)
             }
         };
-        match rows {
+        match answered {
             // Aborted to resolve a conflict with another statement (e.g. a revoke or a
             // trim, which lock in another order): nothing was committed, so run it again.
             Err(error) if error.is_conflict() && tries < MAX_CONFLICT_RETRIES => tries += 1,
-            Ok(rows) => break rows,
+            Ok(answered) => break answered,
             Err(error) => {
                 // Nothing was claimed: every launch of the batch fails with the error.
                 shared
@@ -184,6 +187,16 @@ async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>,
     shared
         .claims_pending
         .fetch_sub(batch.len(), Ordering::AcqRel);
+    let rows = match answered {
+        Answered::New(attempt) => {
+            // The lone id of the batch was inserted: no row to decode by key.
+            if let Some(request) = batch.into_iter().next() {
+                answer_claim(shared, request, Ok(Claim::Won(attempt)));
+            }
+            return;
+        }
+        Answered::Rows(rows) => rows,
+    };
     let mut answers: HashMap<Vec<u8>, Claim> = HashMap::with_capacity(rows.len());
     for row in &rows {
         let decoded = (|| -> Result<(Vec<u8>, Claim), Error> {
@@ -212,11 +225,28 @@ async fn claim_batch<T: PgId>(shared: &Arc<Shared<T>>, batch: Vec<ClaimRequest>,
                 crate::ErrorKind::Database,
             )),
         };
-        if let Err(Ok(Claim::Won(attempt))) = request.answer.send(result) {
-            // The launch was dropped while its claim committed: the attempt ends at once,
-            // recorded as dropped, so the id is not left `Working` until its lease runs out.
-            abandon(shared, request.key, attempt);
-        }
+        answer_claim(shared, request, result);
+    }
+}
+
+/// What a claim statement answered.
+enum Answered {
+    /// [`sql::CLAIM_NEW`] inserted the batch's lone id: its attempt number.
+    New(u32),
+    /// A row per id: its key, state, attempts, and whether this claim won it.
+    Rows(Vec<tokio_postgres::Row>),
+}
+
+/// Answers the launch of `request` with `result`.
+fn answer_claim<T: PgId>(
+    shared: &Arc<Shared<T>>,
+    request: ClaimRequest,
+    result: Result<Claim, Error>,
+) {
+    if let Err(Ok(Claim::Won(attempt))) = request.answer.send(result) {
+        // The launch was dropped while its claim committed: the attempt ends at once,
+        // recorded as dropped, so the id is not left `Working` until its lease runs out.
+        abandon(shared, request.key, attempt);
     }
 }
 
@@ -360,7 +390,7 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
             messages.push(failure.as_ref().and_then(|(_, message)| message.as_deref()));
         }
     }
-    let rows = if let ([key], [attempt], [state], [kind], [message]) = (
+    let written: HashSet<(Vec<u8>, i32)> = if let ([key], [attempt], [state], [kind], [message]) = (
         &keys[..],
         &attempts[..],
         &states[..],
@@ -386,7 +416,7 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
             )
             .await?;
         if let Some(row) = rows.first() {
-            if Shared::<T>::get::<bool>(OPERATION, Some(key), row, 2)? {
+            if Shared::<T>::get::<bool>(OPERATION, Some(key), row, 0)? {
                 // A waiter of another process watches the row. The end is committed
                 // whatever happens to the notification: a waiter that misses it reads the
                 // row again when the lease it saw runs out.
@@ -401,7 +431,11 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
                     .await;
             }
         }
-        rows
+        // A row: the end was written (the row names nothing else, the id is known).
+        rows.first()
+            .map(|_| ((*key).to_vec(), *attempt))
+            .into_iter()
+            .collect()
     } else {
         let params: [&(dyn ToSql + Sync); 8] = [
             &shared.recorder,
@@ -413,16 +447,17 @@ async fn write_attempts<T: PgId>(shared: &Arc<Shared<T>>, queued: &[Queued]) -> 
             &shared.owner,
             &shared.channel,
         ];
-        shared
+        let rows = shared
             .query_on(&shared.batch_pool, OPERATION, None, sql::FINISH, &params)
-            .await?
+            .await?;
+        let mut written = HashSet::with_capacity(rows.len());
+        for row in &rows {
+            let key: Vec<u8> = Shared::<T>::get(OPERATION, None, row, 0)?;
+            let attempt: i32 = Shared::<T>::get(OPERATION, None, row, 1)?;
+            written.insert((key, attempt));
+        }
+        written
     };
-    let mut written: HashSet<(Vec<u8>, i32)> = HashSet::with_capacity(rows.len());
-    for row in &rows {
-        let key: Vec<u8> = Shared::<T>::get(OPERATION, None, row, 0)?;
-        let attempt: i32 = Shared::<T>::get(OPERATION, None, row, 1)?;
-        written.insert((key, attempt));
-    }
     let tally = shared.machinery().tally();
     let mut failed = false;
     for queued in queued {

@@ -258,8 +258,8 @@ END $f$;
 );
 
 /// [`CLAIM_ONE`] for an id with no record, the common case: a plain insert, with the same
-/// parameters and the same columns returned. An id that has a record is left alone (nothing
-/// is written, nothing returned); the caller then runs [`CLAIM_ONE`], which decides by the
+/// parameters, returning the new attempt's number (1). An id that has a record is left alone
+/// (nothing is written, nothing returned); the caller then runs [`CLAIM_ONE`], which decides by the
 /// record's state. Each statement is atomic, so the answer is the state at the moment of
 /// the statement that gave it. The insert alone is cheaper: the conflict clause of
 /// [`CLAIM_ONE`] is built anew by the server for every execution, whether a conflict occurs
@@ -267,7 +267,7 @@ END $f$;
 pub(crate) const CLAIM_NEW: &str =
     "INSERT INTO tasks_recorder_records (recorder, id, state, attempts, owner, lease_until, claim) \
      VALUES ($1, $2, 0, 1, $3, clock_timestamp() + $4 * interval '1 millisecond', $5) \
-     ON CONFLICT (recorder, id) DO NOTHING RETURNING id, state, attempts, true AS won";
+     ON CONFLICT (recorder, id) DO NOTHING RETURNING attempts";
 
 /// [`CLAIM`] for a batch of one id (`$2` a single id, the other parameters the same): a
 /// lone launch, the common case at low concurrency, plans no array.
@@ -278,8 +278,8 @@ pub(crate) const CLAIM_ONE: &str = concat!(
 );
 
 /// [`FINISH`] for a batch of one end (`$2` to `$6` single values, `$7` the owner), with the
-/// same fencing: a plain single-row update, as cheap as an end can be. It returns whether
-/// the row was watched; the caller then notifies the recorder's channel with [`NOTIFY`].
+/// same fencing: a plain single-row update, as cheap as an end can be. It returns a row if
+/// it wrote the end, saying whether the row was watched; the caller then notifies the recorder's channel with [`NOTIFY`].
 /// That notification follows the commit instead of being part of it: a waiter of another
 /// process that misses it (this process died in between) reads the row again when the
 /// lease it saw runs out.
@@ -290,7 +290,7 @@ UPDATE tasks_recorder_records AS r SET
     failed_at = CASE WHEN $4::int2 = 3 THEN clock_timestamp() END
 WHERE r.recorder = $1 AND r.id = $2 AND r.state = 0
   AND r.attempts = $3::int4 AND r.owner = $7 AND r.lease_until >= clock_timestamp()
-RETURNING r.id, r.attempts, r.watched";
+RETURNING r.watched";
 
 /// Notifies channel `$1` with the payload `$2` (this process's owner number).
 pub(crate) const NOTIFY: &str = "SELECT pg_notify($1, $2::int8::text)";

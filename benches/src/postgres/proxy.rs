@@ -322,11 +322,11 @@ fn cstr(bytes: &[u8]) -> (&[u8], &[u8]) {
 /// A short name for a statement: the recorder's statements by their role (see
 /// `recorder-postgres/src/sql.rs`), anything else by its first words.
 pub fn label(sql: &str) -> String {
-    const KNOWN: [(&str, &str); 14] = [
-        ("DO NOTHING RETURNING id, state, attempts, true", "recorder CLAIM_NEW"),
+    const KNOWN: [(&str, &str); 15] = [
+        ("DO NOTHING RETURNING attempts", "recorder CLAIM_NEW"),
         ("VALUES ($1, $2, 0, 1,", "recorder CLAIM_ONE"),
         ("INSERT INTO tasks_recorder_records", "recorder CLAIM (batch)"),
-        ("RETURNING r.id, r.attempts, r.watched", "recorder FINISH_ONE"),
+        ("RETURNING r.watched", "recorder FINISH_ONE"),
         ("SELECT pg_notify($1, $2", "recorder NOTIFY"),
         ("FROM tasks_recorder_finish(", "recorder FINISH (batch)"),
         ("FROM tasks_recorder_renew(", "recorder RENEW"),
@@ -335,6 +335,7 @@ pub fn label(sql: &str) -> String {
             "recorder STATE_AND_LEASE (wait)",
         ),
         ("failure_message, (extract", "recorder INFO"),
+        ("CROSS JOIN LATERAL (SELECT", "recorder STATES (batched query)"),
         (
             "END)::int2 FROM tasks_recorder_records WHERE recorder = $1 AND id = $2",
             "recorder STATE (query)",
