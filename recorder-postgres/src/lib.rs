@@ -86,10 +86,13 @@
 //! Claims of concurrent launches go to the database in one statement (one commit for the
 //! batch); ends of attempts are coalesced the same way; leases are renewed together. A launch
 //! that finds no other claim pending claims its id itself, in its own task, with a plain
-//! insert when the id has no record; a lone end is a plain update. A query is one
-//! primary-key read. Every operation is bounded by
-//! [`PgBuilder::operation_timeout`] through one clock of the recorder's, not a timer each. The driver is `tokio-postgres` with a `deadpool-postgres` pool
-//! (see the README's "Sharing records across processes" for why).
+//! insert when the id has no record; a lone end is a plain update. A lone query is one
+//! primary-key read; queries asked while others are under way share one statement (one
+//! primary-key lookup per id), which keeps them linearizable: each is taken from the queue
+//! before its statement starts and answered after it returns. Every operation is bounded by
+//! [`PgBuilder::operation_timeout`] through one clock of the recorder's, not a timer each.
+//! The driver is `tokio-postgres` with a `deadpool-postgres` pool (see the README's
+//! "Sharing records across processes" for why).
 //!
 //! # The store boundary
 //!

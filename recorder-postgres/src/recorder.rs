@@ -334,6 +334,15 @@ impl<T: PgId> PgRecorder<T> {
 
     /// The state of `id`, read in one statement from its row: a committed state, leases
     /// applied (an expired `Working` reads `Failed`, an expired revoke `Success`).
+    ///
+    /// Queries asked at the same time share statements: a query that finds none under way
+    /// reads alone, the others join one batched read (as many ids as are asked meanwhile).
+    /// Either way the state is the committed state at a moment between the call and its
+    /// return, so queries stay linearizable with every other operation, in any process.
+    ///
+    /// # Errors
+    /// The database could not be reached or did not answer within the operation timeout;
+    /// the error names the id.
     pub async fn query_task_state<Q>(&self, id: &Q) -> Result<TaskState, Error>
     where
         T: Borrow<Q>,
