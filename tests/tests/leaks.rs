@@ -83,9 +83,27 @@ fn tasks_free_their_memory(batches: u64, per_batch: u64) {
             batch(&recorder, b * per_batch, per_batch).await;
             levels.push(ALLOC.allocated());
         }
+        let mut last = *levels.last().expect("at least one batch");
+        // Memory that is only late (task cells a worker has not freed yet, bucket arrays that
+        // scc's epoch-based reclamation frees later; more of it when the machine is busy) is
+        // given a few chances to go: operations on the map advance its epochs, and yielding
+        // lets the workers finish. Memory kept per task stays, and is caught.
+        for _ in 0..20 {
+            if last <= warm + SLACK {
+                break;
+            }
+            for id in 0..1000 {
+                let _ = recorder.query_task_state(&(u64::MAX - id)).await;
+                tokio::task::yield_now().await;
+            }
+            last = last.min(ALLOC.allocated());
+        }
+        levels.push(last);
         let above: Vec<i64> = levels.iter().map(|&l| l as i64 - warm as i64).collect();
-        println!("warm-up level {warm} B; after each batch, bytes above it: {above:?}");
-        let last = *levels.last().expect("at least one batch");
+        println!(
+            "warm-up level {warm} B; after each batch (and after letting late frees happen), \
+             bytes above it: {above:?}"
+        );
         assert!(
             last <= warm + SLACK,
             "after {} tasks, {} bytes more than after the warm-up (slack {SLACK}): {above:?}",
