@@ -48,12 +48,7 @@ pub(crate) async fn claimer<T: PgId>(
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
             return;
         };
-        while deferred.len() < MAX_BATCH {
-            match requests.try_recv() {
-                Ok(request) => deferred.push(request),
-                Err(_) => break,
-            }
-        }
+        take_queued(&mut requests, &mut deferred, MAX_BATCH);
         // One row can be claimed once per statement: a second launch of an id waits for the
         // next batch (where it is refused, or claims the id if the first one's claim failed).
         let mut seen = HashSet::new();
@@ -69,6 +64,20 @@ pub(crate) async fn claimer<T: PgId>(
             claim_batch(&shared, batch, nonce).await;
             drop(slot);
         });
+    }
+}
+
+/// Moves what `queue` holds now into `batch`, without waiting, until `batch` has `max` items.
+pub(crate) fn take_queued<R>(
+    queue: &mut mpsc::UnboundedReceiver<R>,
+    batch: &mut Vec<R>,
+    max: usize,
+) {
+    while batch.len() < max {
+        match queue.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(_) => break,
+        }
     }
 }
 
@@ -280,12 +289,7 @@ pub(crate) async fn end_writer<T: PgId>(
                 None => return,
             }
         }
-        while pending.len() < MAX_BATCH {
-            match ends.try_recv() {
-                Ok(end) => pending.push(end),
-                Err(_) => break,
-            }
-        }
+        take_queued(&mut ends, &mut pending, MAX_BATCH);
         let Some(shared) = shared.upgrade() else {
             // Every handle and attempt is gone: nothing can be recorded any more.
             return;

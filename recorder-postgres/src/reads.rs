@@ -17,6 +17,7 @@ use std::sync::{Arc, Weak};
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use crate::batch::take_queued;
 use crate::error::{describe_key, Error};
 use crate::id::PgId;
 use crate::shared::Shared;
@@ -98,12 +99,7 @@ pub(crate) async fn reader<T: PgId>(
         };
         // Taken from the queue before the statement starts (see the module's docs).
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match requests.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) => break,
-            }
-        }
+        take_queued(&mut requests, &mut batch, MAX_BATCH);
         let Some(shared) = shared.upgrade() else {
             return;
         };

@@ -258,9 +258,9 @@ END $f$;
 );
 
 /// [`CLAIM_ONE`] for an id with no record, the common case: a plain insert, with the same
-/// parameters, returning the new attempt's number (1). An id that has a record is left alone
-/// (nothing is written, nothing returned); the caller then runs [`CLAIM_ONE`], which decides by the
-/// record's state. Each statement is atomic, so the answer is the state at the moment of
+/// parameters, returning the new attempt's number (1). An id that has a record is left
+/// alone (nothing is written, nothing returned); the caller then runs [`CLAIM_ONE`], which
+/// decides by the record's state. Each statement is atomic, so the answer is the state at the moment of
 /// the statement that gave it. The insert alone is cheaper: the conflict clause of
 /// [`CLAIM_ONE`] is built anew by the server for every execution, whether a conflict occurs
 /// or not (about 40 µs of the server's time, more than the insert itself).
@@ -279,7 +279,8 @@ pub(crate) const CLAIM_ONE: &str = concat!(
 
 /// [`FINISH`] for a batch of one end (`$2` to `$6` single values, `$7` the owner), with the
 /// same fencing: a plain single-row update, as cheap as an end can be. It returns a row if
-/// it wrote the end, saying whether the row was watched; the caller then notifies the recorder's channel with [`NOTIFY`].
+/// it wrote the end, saying whether the row was watched; the caller then notifies the
+/// recorder's channel with [`NOTIFY`].
 /// That notification follows the commit instead of being part of it: a waiter of another
 /// process that misses it (this process died in between) reads the row again when the
 /// lease it saw runs out.
